@@ -1,0 +1,22 @@
+// folk._C: CPU kernels (C++17 + OpenMP). Bindings stay thin: every kernel lives in its own
+// folder with a header; inputs are checked in the Python wrappers under folk/ops/.
+#include <pybind11/pybind11.h>
+
+#ifdef FOLK_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace py = pybind11;
+
+static int max_threads() {
+#ifdef FOLK_HAVE_OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "folk CPU kernels";
+  m.def("openmp_max_threads", &max_threads, "Threads OpenMP will use (1 without OpenMP).");
+}

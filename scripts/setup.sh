@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up folk on a fresh machine: Debian packages, a virtual environment at .venv/ in the repo
+# root, torch, and folk itself (compiling folk._C, and folk._cuda where nvcc exists).
+# Idempotent: a second run reuses .venv and only rebuilds folk.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Open3D (open3d-cpu) needs libusb-1.0 at import time.
+if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
+  echo "== installing Debian package libusb-1.0-0"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libusb-1.0-0 >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  "$PY" -m venv .venv
+fi
+pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
+"${pip[@]}" install --upgrade pip >/dev/null
+
+# torch first and pinned: the CUDA build 2.14.1 runs on the CPU too (and lies on local disk on
+# the project's machines); torchvision must match it or `import open_clip` fails.
+if ! .venv/bin/python -c 'import torch, torchvision, sys; sys.exit(torch.__version__.split("+")[0] != "2.14.1")' 2>/dev/null; then
+  echo "== installing torch 2.14.1 + torchvision 0.29.1"
+  "${pip[@]}" install torch==2.14.1 torchvision==0.29.1
+fi
+
+echo "== installing folk (builds the C++/CUDA extensions)"
+"${pip[@]}" install "scikit-build-core>=0.10" "pybind11>=2.12" "cmake>=3.24" ninja
+"${pip[@]}" install --no-build-isolation ".[dev]"
+.venv/bin/python - <<'PY'
+import folk
+from folk.ops.extensions import cpu_extension, cuda_built, cuda_available
+cpu_extension()
+print(f"== folk {folk.__version__}: folk._C ok, folk._cuda built={cuda_built()}, "
+      f"GPU usable={cuda_available()}")
+PY
