@@ -2,6 +2,10 @@
 // folder with a header; inputs are checked in the Python wrappers under folk/ops/.
 #include <pybind11/pybind11.h>
 
+#include "mask_completion/mask_completion.h"
+#include "segment_mean/segment_mean.h"
+#include "visibility/visibility.h"
+
 #ifdef FOLK_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -19,4 +23,7 @@ static int max_threads() {
 PYBIND11_MODULE(_C, m) {
   m.doc() = "folk CPU kernels";
   m.def("openmp_max_threads", &max_threads, "Threads OpenMP will use (1 without OpenMP).");
+  folk::visibility::register_visibility(m);
+  folk::mask_completion::register_mask_completion(m);
+  folk::segment_mean::register_segment_mean(m);
 }

@@ -14,6 +14,10 @@ COMMANDS: dict[str, str] = {
     "demo": "folk.demo",
     "synth": "folk.synthetic.cli",
     "eval": "folk.evaluation.cli",
+    "views": "folk.teacher.views_cli",
+    "distill": "folk.distill.cli",
+    "predict": "folk.predict.cli",
+    "query": "folk.predict.query_cli",
 }
 
 

@@ -1,0 +1,204 @@
+"""Plain NumPy reference implementations of the teacher's geometry steps (METHOD.md §1–3).
+
+Slow and obviously correct: loops over frames and proposals, dense masks, full images. They
+define what the kernels in :mod:`folk.ops` compute, and the tests compare every fast path
+against them (integer outputs exactly). The projection uses float32 operations in the same order
+as the kernels (no ``@``: a matrix product may use FMA or another summation order), so pixel
+indices agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from folk.ops.mask_completion import DIRECTIONS, density_threshold, gaussian_weights
+
+# ---- §1 projection and visibility ---------------------------------------------------------
+
+
+def world_to_camera(pose: np.ndarray) -> np.ndarray | None:
+    """float32 ``[R | t]`` (3×4) of the inverse of a camera-to-world pose, or None when the
+    pose is not finite or not invertible (the frame is skipped)."""
+    pose = np.asarray(pose, dtype=np.float64)
+    if not np.isfinite(pose).all():
+        return None
+    try:
+        inv = np.linalg.inv(pose)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.isfinite(inv).all():
+        return None
+    return inv[:3, :4].astype(np.float32)
+
+
+def visible_pixel_ids(points: np.ndarray, pose: np.ndarray, intrinsics, depth: np.ndarray,
+                      delta: float) -> np.ndarray:
+    """For each point, the flat pixel id ``v·W + u`` where it is visible in this frame, or −1.
+
+    ``intrinsics`` = ``(fx, fy, cx, cy)``; ``depth`` ``(H, W) float32`` metres, 0 = invalid.
+    """
+    points = np.asarray(points, dtype=np.float32)
+    depth = np.asarray(depth, dtype=np.float32)
+    h, w = depth.shape
+    out = np.full(points.shape[0], -1, dtype=np.int64)
+    m = world_to_camera(pose)
+    if m is None:
+        return out
+    X, Y, Z = points[:, 0], points[:, 1], points[:, 2]
+    fx, fy, cx, cy = (np.float32(v) for v in intrinsics)
+
+    def row(r):
+        return ((m[r, 0] * X + m[r, 1] * Y) + m[r, 2] * Z) + m[r, 3]
+
+    x, y, z = row(0), row(1), row(2)
+    front = z > 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        u = np.floor((fx * x) / z + cx)
+        v = np.floor((fy * y) / z + cy)
+    inside = front & (u >= 0) & (u < np.float32(w)) & (v >= 0) & (v < np.float32(h))
+    idx = np.flatnonzero(inside)
+    ui = u[idx].astype(np.int64)
+    vi = v[idx].astype(np.int64)
+    d = depth[vi, ui]
+    with np.errstate(invalid="ignore"):
+        ok = (d > 0) & (np.abs(d - z[idx]) <= np.float32(delta))
+    out[idx[ok]] = vi[ok] * w + ui[ok]
+    return out
+
+
+def visibility_counts(points, poses, intrinsics, depths, masks, delta: float):
+    """``(counts, pixels)``, both ``(F, Q) int32``: visible points of each proposal (columns of
+    the dense ``(N, Q)`` bool ``masks``) in each frame, and distinct pixels they hit.
+    ``intrinsics``: ``(4,)`` shared or ``(F, 4)``."""
+    depths = np.asarray(depths, dtype=np.float32)
+    masks = np.asarray(masks, dtype=bool)
+    f, q = depths.shape[0], masks.shape[1]
+    intrinsics = np.broadcast_to(np.asarray(intrinsics, dtype=np.float64), (f, 4))
+    counts = np.zeros((f, q), dtype=np.int32)
+    pixels = np.zeros((f, q), dtype=np.int32)
+    for i in range(f):
+        pix = visible_pixel_ids(points, poses[i], intrinsics[i], depths[i], delta)
+        for j in range(q):
+            hit = pix[masks[:, j] & (pix >= 0)]
+            counts[i, j] = hit.size
+            pixels[i, j] = np.unique(hit).size
+    return counts, pixels
+
+
+def visible_pixels(points, pose, intrinsics, depth, mask, delta: float) -> np.ndarray:
+    """Sorted distinct pixel ids hit by the visible points of one proposal (``mask (N,)`` bool)
+    in one frame."""
+    pix = visible_pixel_ids(points, pose, intrinsics, depth, delta)
+    return np.unique(pix[np.asarray(mask, dtype=bool) & (pix >= 0)]).astype(np.int32)
+
+
+# ---- §2 multi-view selection --------------------------------------------------------------
+
+
+def rotation_angle(ra: np.ndarray, rb: np.ndarray) -> float:
+    """Geodesic angle (radians) ``arccos(clamp((trace(raᵀ rb) − 1)/2, −1, 1))``."""
+    ra = np.asarray(ra, dtype=np.float64)
+    rb = np.asarray(rb, dtype=np.float64)
+    trace = float((ra * rb).sum())
+    return math.acos(min(1.0, max(-1.0, (trace - 1.0) / 2.0)))
+
+
+def select_views(counts, poses, k: int, theta_deg: float, min_visible: int = 1,
+                 refill: bool = False) -> np.ndarray:
+    """``(Q, k) int64`` kept frame indices per proposal, −1 padded (see folk.ops.views)."""
+    counts = np.asarray(counts)
+    poses = np.asarray(poses, dtype=np.float64)
+    f, q = counts.shape
+    theta = math.radians(theta_deg)
+    out = np.full((q, k), -1, dtype=np.int64)
+    for j in range(q):
+        candidates = [i for i in range(f)
+                      if counts[i, j] >= min_visible and np.isfinite(poses[i, :3, :3]).all()]
+        candidates.sort(key=lambda i: (-int(counts[i, j]), i))
+        if not refill:
+            candidates = candidates[:k]
+        kept: list[int] = []
+        for i in candidates:
+            if len(kept) == k:
+                break
+            if all(rotation_angle(poses[i, :3, :3], poses[o, :3, :3]) >= theta for o in kept):
+                kept.append(i)
+        out[j, :len(kept)] = kept
+    return out
+
+
+# ---- §3 density-guided mask completion ----------------------------------------------------
+
+
+def _shift(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``out[y, x] = image[y + dy, x + dx]``, 0 outside the image."""
+    h, w = image.shape
+    out = np.zeros_like(image)
+    ys, ye = max(0, -dy), min(h, h - dy)
+    xs, xe = max(0, -dx), min(w, w - dx)
+    if ys < ye and xs < xe:
+        out[ys:ye, xs:xe] = image[ys + dy:ye + dy, xs + dx:xe + dx]
+    return out
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` dilated by a ``(2r+1)²`` square, clipped to the image."""
+    out = np.zeros_like(mask, dtype=bool)
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            out |= _shift(mask.astype(bool), dy, dx)
+    return out
+
+
+def density_fixed(mask: np.ndarray, gaussian_size: int) -> np.ndarray:
+    """``ρ · KERNEL_SUM²`` as int64: the Gaussian-weighted sum of the mask, zero outside.
+
+    Computed separably, which is exact in integers because the 2-D weights are ``g_i·g_j``
+    (:func:`density_fixed_direct` is the same sum written out)."""
+    g = gaussian_weights(gaussian_size).astype(np.int64)
+    half = gaussian_size // 2
+    m = mask.astype(np.int64)
+    rows = sum(g[j + half] * _shift(m, 0, j) for j in range(-half, half + 1))
+    return sum(g[i + half] * _shift(rows, i, 0) for i in range(-half, half + 1))
+
+
+def density_fixed_direct(mask: np.ndarray, gaussian_size: int) -> np.ndarray:
+    """:func:`density_fixed` as the direct 2-D sum ``Σ_ij g_i g_j M(y+i, x+j)``."""
+    g = gaussian_weights(gaussian_size).astype(np.int64)
+    half = gaussian_size // 2
+    m = mask.astype(np.int64)
+    return sum(g[i + half] * g[j + half] * _shift(m, i, j)
+               for i in range(-half, half + 1) for j in range(-half, half + 1))
+
+
+def complete_mask(sparse: np.ndarray, radius: int, gaussian_size: int, tau: float,
+                  directions: int, iterations: int) -> np.ndarray:
+    """Density-guided completion of one ``(H, W)`` bool mask on the full image
+    (see folk.ops.mask_completion for the steps)."""
+    threshold = density_threshold(tau)
+    r = radius
+    mask = dilate(np.asarray(sparse, dtype=bool), r)
+    h, w = mask.shape
+    for _ in range(iterations):
+        rho = density_fixed(mask, gaussian_size)
+        ys, xs = np.nonzero(mask & (rho > threshold))
+        gains = np.empty((ys.size, len(DIRECTIONS)), dtype=np.int64)
+        for d, (dx, dy) in enumerate(DIRECTIONS):
+            qy, qx = ys + r * dy, xs + r * dx
+            inside = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
+            target = np.zeros(ys.size, dtype=np.int64)
+            target[inside] = rho[qy[inside], qx[inside]]
+            gains[:, d] = target - rho[ys, xs]
+        # Top-m positive gains per seed; equal gains in DIRECTIONS order (stable sort).
+        order = np.argsort(-gains, axis=1, kind="stable")[:, :directions]
+        centres = np.zeros((h, w), dtype=bool)
+        for c in range(order.shape[1]):
+            d = order[:, c]
+            pos = gains[np.arange(ys.size), d] > 0
+            dx = np.array([DIRECTIONS[i][0] for i in d[pos]], dtype=np.int64)
+            dy = np.array([DIRECTIONS[i][1] for i in d[pos]], dtype=np.int64)
+            centres[ys[pos] + r * dy, xs[pos] + r * dx] = True
+        mask = mask | dilate(centres, r)  # all fills of this iteration at once
+    return mask
