@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from folk.data.scene import PointFeatures, Proposals, Scene
 from folk.predict import PredictConfig, predict_scene, write_scannet_submission
 from folk.proposals import geometric_proposals, mask_nms, masks_to_csr

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from folk.teacher.targets import TeacherTargets, save_targets
 
 CLASSES = ["chair", "table", "lamp", "plant"]  # ScanNet200 names

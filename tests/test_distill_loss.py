@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from folk.distill.loss import distillation_loss
 from folk.errors import FolkInputError
 

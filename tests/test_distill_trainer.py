@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from distill_toy import make_toy
+
 from folk.distill import DistillConfig, distill, load_distill_data
 from folk.errors import FolkInputError
 from folk.predict.inputs import SceneInputs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from folk.data.scene import PointFeatures, Scene
 from folk.errors import FolkInputError
 from folk.features import (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from folk.data.scene import Proposals
 from folk.errors import FolkInputError
 from folk.proposals import mask_iou, mask_nms, nms_proposals

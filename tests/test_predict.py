@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from distill_toy import CLASSES, make_toy
+
 from folk.cli import main
 from folk.data.scene import PointFeatures, Proposals
 from folk.errors import FolkInputError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from folk.data.scene import PointFeatures, Proposals
 from folk.errors import FolkInputError
 from folk.proposals import ProposalCSR, masks_to_csr

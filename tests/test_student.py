@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from folk.errors import FolkInputError
 from folk.student import VLAdapter, load_adapter, save_adapter
 from folk.student.model import adapter_state
