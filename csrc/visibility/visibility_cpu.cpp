@@ -46,6 +46,11 @@ class PixelSet {
 
 // Pixel and camera depth of every point in one frame; the depth test comes after, so that this
 // loop over coordinate arrays (structure of arrays) vectorises.
+// Compiled twice (AVX2 and baseline x86-64) and picked at load time: the same IEEE float32
+// operations either way (FMA stays off), so results do not depend on the machine.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 void project_frame(const float* __restrict X, const float* __restrict Y,
                    const float* __restrict Z, int64_t num_points, const float* cam_in,
                    const float* intr_in, int32_t H, int32_t W, int32_t* __restrict pix,
@@ -55,6 +60,22 @@ void project_frame(const float* __restrict X, const float* __restrict Y,
   std::copy(intr_in, intr_in + 4, intr);
   for (int64_t i = 0; i < num_points; ++i) {
     pix[i] = project_pixel(cam, intr, H, W, X[i], Y[i], Z[i], &zbuf[i]);
+  }
+}
+
+// Depth test of every projected point: pix[i] becomes -1 unless the depth at pix[i] is valid
+// and within delta of zbuf[i]. Branch-free (a gather and selects), so it vectorises; the same
+// comparisons as depth_agrees().
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void depth_test_frame(const float* __restrict depth, const float* __restrict zbuf,
+                      int64_t num_points, float delta, int32_t* __restrict pix) {
+  for (int64_t i = 0; i < num_points; ++i) {
+    const int32_t p = pix[i];
+    const float d = depth[p < 0 ? 0 : p];
+    const bool ok = (p >= 0) & (d > 0.0f) & (fabsf(d - zbuf[i]) <= delta);
+    pix[i] = ok ? p : -1;
   }
 }
 
@@ -97,9 +118,7 @@ void counts_cpu(const float* points, int64_t num_points, const FrameSet& fr,
       const float* depth = frame_depth(fr, f);
       project_frame(X, Y, Z, num_points, cam, intr, fr.height, fr.width, pix.data(),
                     zbuf.data());
-      for (int64_t i = 0; i < num_points; ++i) {
-        if (pix[i] >= 0 && !depth_agrees(depth, pix[i], zbuf[i], delta)) pix[i] = -1;
-      }
+      depth_test_frame(depth, zbuf.data(), num_points, delta, pix.data());
       for (int64_t q = 0; q < Q; ++q) {
         const int32_t* begin = mb.indices + mb.offsets[q];
         const int32_t* end = mb.indices + mb.offsets[q + 1];

@@ -137,6 +137,25 @@ def _like_input(arrays: tuple, template: Any) -> tuple:
 # ---- compact proposal membership ----------------------------------------------------------
 
 
+def _check_csr(offsets: Any, values: Any, name: str, values_name: str, rows: str) -> None:
+    """Shape, dtype and offsets checks shared by the CSR containers below."""
+    if offsets.ndim != 1 or offsets.shape[0] < 1:
+        raise FolkInputError(f"{name}.offsets must have shape ({rows},), got "
+                             f"{tuple(offsets.shape)}")
+    if values.ndim != 1:
+        raise FolkInputError(f"{name}.{values_name} must be 1-D, got shape "
+                             f"{tuple(values.shape)}")
+    if str(offsets.dtype).split(".")[-1] != "int64":
+        raise FolkInputError(f"{name}.offsets must be int64, got {offsets.dtype}")
+    if str(values.dtype).split(".")[-1] != "int32":
+        raise FolkInputError(f"{name}.{values_name} must be int32, got {values.dtype}")
+    n = int(values.shape[0])
+    if (int(offsets[0]) != 0 or int(offsets[-1]) != n
+            or bool((offsets[1:] < offsets[:-1]).any())):
+        raise FolkInputError(f"{name}.offsets must start at 0, never decrease and end at "
+                             f"len({values_name}) = {n}")
+
+
 @dataclass(frozen=True)
 class ProposalMembership:
     """Which points belong to which proposal, in CSR form.
@@ -206,19 +225,9 @@ class ProposalMembership:
         if self.num_points != num_points:
             raise FolkInputError(f"{name} covers {self.num_points} points but there are "
                                  f"{num_points} points")
+        _check_csr(self.offsets, self.indices, name, "indices", "Q+1")
         off, idx = self.offsets, self.indices
-        if off.ndim != 1 or off.shape[0] < 1:
-            raise FolkInputError(f"{name}.offsets must have shape (Q+1,), got {tuple(off.shape)}")
-        if idx.ndim != 1:
-            raise FolkInputError(f"{name}.indices must be 1-D, got shape {tuple(idx.shape)}")
-        if str(off.dtype).split(".")[-1] != "int64":
-            raise FolkInputError(f"{name}.offsets must be int64, got {off.dtype}")
-        if str(idx.dtype).split(".")[-1] != "int32":
-            raise FolkInputError(f"{name}.indices must be int32, got {idx.dtype}")
         nnz = int(idx.shape[0])
-        if int(off[0]) != 0 or int(off[-1]) != nnz or bool((off[1:] < off[:-1]).any()):
-            raise FolkInputError(f"{name}.offsets must start at 0, never decrease and end at "
-                                 f"len(indices) = {nnz}")
         if nnz == 0:
             return
         if int(idx.min()) < 0 or int(idx.max()) >= num_points:
@@ -296,19 +305,8 @@ class PixelLists:
         h, w = self.height, self.width
         if h < 1 or w < 1 or h * w >= 2**31:
             raise FolkInputError(f"{name}: image size {h}x{w} must be positive with H*W < 2^31")
-        off, pix = self.offsets, self.pixels
-        if off.ndim != 1 or off.shape[0] < 1:
-            raise FolkInputError(f"{name}.offsets must have shape (P+1,), got {tuple(off.shape)}")
-        if pix.ndim != 1:
-            raise FolkInputError(f"{name}.pixels must be 1-D, got shape {tuple(pix.shape)}")
-        if str(off.dtype).split(".")[-1] != "int64":
-            raise FolkInputError(f"{name}.offsets must be int64, got {off.dtype}")
-        if str(pix.dtype).split(".")[-1] != "int32":
-            raise FolkInputError(f"{name}.pixels must be int32, got {pix.dtype}")
-        n = int(pix.shape[0])
-        if int(off[0]) != 0 or int(off[-1]) != n or bool((off[1:] < off[:-1]).any()):
-            raise FolkInputError(f"{name}.offsets must start at 0, never decrease and end at "
-                                 f"len(pixels) = {n}")
+        _check_csr(self.offsets, self.pixels, name, "pixels", "P+1")
+        pix, n = self.pixels, int(self.pixels.shape[0])
         if n and (int(pix.min()) < 0 or int(pix.max()) >= h * w):
             raise FolkInputError(f"{name}.pixels must be flat ids in [0, {h}*{w})")
 
