@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "synth": "folk.synthetic.cli",
     "eval": "folk.evaluation.cli",
     "views": "folk.teacher.views_cli",
+    "teacher": "folk.teacher.cli",
     "distill": "folk.distill.cli",
     "predict": "folk.predict.cli",
     "query": "folk.predict.query_cli",

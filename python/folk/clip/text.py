@@ -1,0 +1,76 @@
+"""Text embeddings of class prompts, cached on disk per (model, vocabulary, template).
+
+The cache key is the SHA-256 of the model identity (name, tag and checkpoint SHA-256, see
+:func:`folk.clip.loader.load_clip`), the prompt template and the vocabulary in order. A file whose
+stored key differs from the one asked for (stale, or a truncated-hash collision) or which cannot
+be read is recomputed and overwritten; files are written atomically (``folk.files.save_npz``),
+so an interrupted write never leaves a file a later run trusts.
+
+Default cache folder: ``$FOLK_CACHE_DIR/text`` or ``~/.cache/folk/text``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from folk.clip.loader import ClipModel
+from folk.files import save_npz
+
+#: The teacher's prompt (METHOD.md §5).
+TEMPLATE = "a {} in the scene"
+CACHE_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("FOLK_CACHE_DIR")
+    return (Path(root) if root else Path("~/.cache/folk").expanduser()) / "text"
+
+
+def prompts(vocabulary: Sequence[str], template: str = TEMPLATE) -> list[str]:
+    if "{}" not in template:
+        raise ValueError(f"prompt template {template!r} has no '{{}}' for the class name")
+    return [template.format(c) for c in vocabulary]
+
+
+def cache_key(identity: str, vocabulary: Sequence[str], template: str = TEMPLATE) -> str:
+    blob = json.dumps({"v": CACHE_VERSION, "model": identity, "template": template,
+                       "vocabulary": list(vocabulary)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def cache_path(cache_dir: Path, clip: ClipModel, key: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", clip.name)
+    return Path(cache_dir) / f"{safe}-{key[:20]}.npz"
+
+
+def text_embeddings(clip: ClipModel, vocabulary: Sequence[str], template: str = TEMPLATE,
+                    cache_dir: str | Path | None | bool = None) -> np.ndarray:
+    """``(C, D)`` float32 L2-normalised embeddings of ``template.format(c)`` for each class.
+
+    ``cache_dir``: folder of the disk cache (``None``: the default; ``False``: no cache).
+    """
+    vocabulary = [str(c) for c in vocabulary]
+    if cache_dir is False:
+        return clip.encode_texts(prompts(vocabulary, template))
+    folder = default_cache_dir() if cache_dir in (None, True) else Path(cache_dir)
+    key = cache_key(clip.identity, vocabulary, template)
+    path = cache_path(folder, clip, key)
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["key"]) == key and z["embeddings"].shape[0] == len(vocabulary):
+                    return z["embeddings"].astype(np.float32)
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
+            pass  # unreadable or foreign: recompute below
+    emb = clip.encode_texts(prompts(vocabulary, template)).astype(np.float32)
+    save_npz(path, key=np.array(key), embeddings=emb, model=np.array(clip.identity),
+             template=np.array(template), vocabulary=np.array(vocabulary))
+    return emb

@@ -1,0 +1,171 @@
+"""``folk teacher``: CLIP teacher targets for many scenes (one ``<out>/<scene>.npz`` each).
+
+A thin wrapper over :func:`folk.teacher.pipeline.run_teacher`: resumable (finished scenes are
+skipped), shardable (``--shard i/n``), with a progress bar; proposals without a usable view are
+reported at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from folk.errors import FolkInputError
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard must look like 0/4, got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"--shard i/n needs 0 <= i < n, got {text!r}")
+    return i, n
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from folk.clip.pooling import POOLINGS
+    from folk.teacher.pipeline import TEACHERS
+
+    p = subparsers.add_parser(
+        "teacher", help="compute CLIP teacher targets for scenes and their proposals",
+        description=(
+            "Visibility -> multi-view selection -> dense masks -> per-view CLIP embeddings -> "
+            "label vote, for every proposal of every scene; writes <out>/<scene>.npz (teacher "
+            "targets). Finished scenes are skipped, so an interrupted run resumes. CLIP weights "
+            "are never downloaded: the default is folk's small CLIP (trained on synthetic "
+            "scenes, synthetic vocabulary only); for real scans give real CLIP weights with "
+            "--clip-model and --clip-pretrained (from the local cache) or --clip-checkpoint."))
+    p.add_argument("scenes", nargs="+", type=Path, metavar="SCENE",
+                   help="scene folders (ScanNet layout), or folders holding scene folders")
+    p.add_argument("--out", required=True, type=Path, help="output folder of <scene>.npz")
+    p.add_argument("--proposals", type=Path, default=None,
+                   help="folder of <scene>_masks.pt (+ optional <scene>_scores.npy); "
+                        "default: a 'proposals' folder beside the scenes")
+    p.add_argument("--vocabulary", required=True,
+                   help="'synthetic', 'scannet200', 'replica', a file with one class per line, "
+                        "or a comma-separated list")
+    p.add_argument("--dataset", default="scannet", choices=("scannet", "replica"),
+                   help="scene layout (depth scale, mesh name, default stride)")
+    p.add_argument("--stride", type=int, default=None, help="use every n-th frame")
+    p.add_argument("--teacher", default="folk", choices=TEACHERS,
+                   help="'folk' (default) or the 'openmask3d' crop baseline")
+    g = p.add_argument_group("CLIP")
+    g.add_argument("--clip-model", default=None, help="open_clip architecture "
+                   "(default folk-small-clip)")
+    g.add_argument("--clip-pretrained", default=None,
+                   help="open_clip pretrained tag, from the local cache only")
+    g.add_argument("--clip-checkpoint", default=None, help="local checkpoint file")
+    g.add_argument("--clip-cache-dir", default=None, help="where cached tags are looked up")
+    g.add_argument("--text-cache-dir", default=None, help="text-embedding cache folder")
+    g.add_argument("--pooling", default=None, choices=POOLINGS)
+    g.add_argument("--clip-short-side", type=int, default=None,
+                   help="CLIP input size of a frame's shorter side, pixels")
+    g.add_argument("--batch-frames", type=int, default=None, help="frames per CLIP forward")
+    g.add_argument("--device", default="cpu",
+                   help="'cpu' or 'cuda[:N]': CLIP and the geometry kernels run there")
+    g = p.add_argument_group("views and masks")
+    g.add_argument("--k", type=int, default=None, help="views per proposal (default 5)")
+    g.add_argument("--theta", type=float, default=None,
+                   help="minimum rotation between views, degrees (default 15; 0 = plain top-k)")
+    g.add_argument("--delta", type=float, default=None, help="depth tolerance, metres (0.2)")
+    g.add_argument("--sparse-masks", action="store_true",
+                   help="pool the sparse masks (no density-guided completion)")
+    p.add_argument("--shard", type=_shard, default=(0, 1), help="i/n: this process's share")
+    p.add_argument("--overwrite", action="store_true", help="redo finished scenes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _vocabulary(spec: str) -> list[str]:
+    if spec == "synthetic":
+        from folk.synthetic import VOCABULARY
+
+        return list(VOCABULARY)
+    from folk.predict.vocabulary import resolve_vocabulary
+
+    return list(resolve_vocabulary(spec).names)
+
+
+def find_jobs(paths: list[Path], proposals: Path | None, dataset: str, stride: int | None):
+    """Scene folders (given directly or one level down) with their proposal files."""
+    from folk.teacher.pipeline import SceneJob
+
+    roots: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            raise FolkInputError("scene folder not found", path)
+        if (path / "color").is_dir():
+            roots.append(path)
+        else:
+            found = sorted(p for p in path.iterdir() if (p / "color").is_dir())
+            if not found:
+                raise FolkInputError("neither a scene folder (no color/) nor a folder of "
+                                     "scenes", path)
+            roots.extend(found)
+    jobs = []
+    for root in roots:
+        folder = proposals or root.parent / "proposals"
+        masks = folder / f"{root.name}_masks.pt"
+        if not masks.is_file():
+            alt = [folder / f"{root.name}_masks{s}" for s in (".npy", ".npz")]
+            masks = next((a for a in alt if a.is_file()), masks)
+        if not masks.is_file():
+            raise FolkInputError(f"no proposals for scene {root.name} (expected "
+                                 f"{masks.name}; set --proposals)", folder)
+        scores = folder / f"{root.name}_scores.npy"
+        jobs.append(SceneJob(root.name, root, masks, scores if scores.is_file() else None,
+                             dataset, stride))
+    names = [j.name for j in jobs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise FolkInputError(f"scene names given twice: {dup[:5]}")
+    return jobs
+
+
+def build_config(args: argparse.Namespace):
+    import dataclasses
+
+    from folk.teacher.config import ViewSelectionConfig, VisibilityConfig
+    from folk.teacher.pipeline import ClipConfig, TeacherConfig
+
+    base = TeacherConfig.openmask3d() if args.teacher == "openmask3d" else TeacherConfig()
+    clip = {"model": args.clip_model, "pretrained": args.clip_pretrained,
+            "checkpoint": args.clip_checkpoint, "weights_cache_dir": args.clip_cache_dir,
+            "text_cache_dir": args.text_cache_dir, "pooling": args.pooling,
+            "short_side": args.clip_short_side, "batch_frames": args.batch_frames,
+            "device": args.device}
+    clip = {k: v for k, v in clip.items() if v is not None}
+    views = {k: v for k, v in {"k": args.k, "theta_deg": args.theta}.items() if v is not None}
+    changes = {"clip": dataclasses.replace(ClipConfig(), **clip),
+               "views": dataclasses.replace(base.views, **views) if views else base.views}
+    if args.device.startswith("cuda"):
+        changes["geometry_device"] = args.device
+    if args.delta is not None:
+        changes["visibility"] = VisibilityConfig(delta=args.delta)
+    if args.sparse_masks:
+        changes["dense_masks"] = False
+    assert isinstance(base.views, ViewSelectionConfig)
+    return dataclasses.replace(base, **changes)
+
+
+def run(args: argparse.Namespace) -> int:
+    from folk.teacher.pipeline import run_teacher
+
+    jobs = find_jobs(args.scenes, args.proposals, args.dataset, args.stride)
+    config = build_config(args)
+    report = run_teacher(jobs, args.out, config, _vocabulary(args.vocabulary),
+                         shard=args.shard, overwrite=args.overwrite, progress=not args.quiet)
+    print(f"folk teacher: {len(report.done)} scene(s) done, {len(report.skipped)} already "
+          f"finished (skipped) -> {args.out}")
+    for scene, seconds in report.seconds.items():
+        print(f"  {scene}: {seconds:.1f} s")
+    if report.no_view:
+        total = sum(len(v) for v in report.no_view.values())
+        print(f"folk teacher: {total} proposal(s) in {len(report.no_view)} scene(s) have no "
+              "usable view (label -1, left out of distillation):", file=sys.stderr)
+        for scene, ids in report.no_view.items():
+            print(f"  {scene}: proposals {ids[:20]}{' ...' if len(ids) > 20 else ''}",
+                  file=sys.stderr)
+    return 0
