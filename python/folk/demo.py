@@ -42,7 +42,7 @@ def _folk(*argv: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from folk.synthetic import VOCABULARY, default_name
+    from folk.synthetic import default_name
 
     work = Path(args.workdir)
     scenes, targets, student, preds = (work / d for d in ("scenes", "targets", "student",
@@ -50,7 +50,6 @@ def run(args: argparse.Namespace) -> int:
     train = [default_name(s) for s in TRAIN_SEEDS]
     val, test = default_name(VAL_SEED), default_name(TEST_SEED)
     everything = [*train, val, test]
-    vocabulary = ",".join(VOCABULARY)
 
     # 1. Scans: RGB-D frames, points, GT, GT instances as Mask3D-format proposals.
     _folk("synth", "--out", str(scenes), "--scenes", str(len(everything)), "--seed", "0",
@@ -66,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
               "--scenes-val", val, "--gt", str(scenes / "gt"), "--out", str(student),
               "--epochs", str(args.epochs), "--batch-proposals", "16", "--quiet")
     # 4. Image-free prediction on a scene the student never saw, then the benchmark metric.
-    _folk("predict", *inputs, "--checkpoint", str(student), "--vocabulary", vocabulary,
+    _folk("predict", *inputs, "--checkpoint", str(student), "--vocabulary", "synthetic",
           "--scenes", test, "--out", str(preds))
     gt_test = work / "gt-test"  # folk eval scores every scene of --gt: only the held-out one
     gt_test.mkdir(parents=True, exist_ok=True)

@@ -336,7 +336,7 @@ def distill(data: DistillData, config: DistillConfig, out_dir: str | Path, *,
             write_json(out_dir / "config.json", {"config": config.to_dict(), "data": description,
                                                  "teacher": data.teacher_meta,
                                                  "processes": dist.world})
-            from folk.predict.vocabulary import TextEmbeddings, save_text_embeddings
+            from folk.data.vocabulary import TextEmbeddings, save_text_embeddings
 
             save_text_embeddings(out_dir / "text_embeddings.npz", TextEmbeddings(
                 data.vocabulary, data.text_embeddings,

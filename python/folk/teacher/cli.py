@@ -79,11 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _vocabulary(spec: str) -> list[str]:
-    if spec == "synthetic":
-        from folk.synthetic import VOCABULARY
-
-        return list(VOCABULARY)
-    from folk.predict.vocabulary import resolve_vocabulary
+    from folk.data.vocabulary import resolve_vocabulary
 
     return list(resolve_vocabulary(spec).names)
 
