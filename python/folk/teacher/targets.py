@@ -8,6 +8,7 @@ and a zero ``targets`` row; distillation leaves it out of the loss.
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,5 +80,5 @@ def load_targets(path: str | Path) -> TeacherTargets:
                 text_embeddings=z["text_embeddings"], view_ids=z["view_ids"],
                 view_embeddings=z["view_embeddings"], view_labels=z["view_labels"],
                 labels=z["labels"], targets=z["targets"], meta=json.loads(str(z["meta"])))
-    except (KeyError, ValueError, OSError) as exc:
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise FolkInputError(f"not a folk teacher targets file ({exc})", path) from None
