@@ -389,6 +389,17 @@ def _check_inputs(points: Any, poses: Any, intrinsics: Any, depths: Any,
                    valid.astype(np.uint8), f, h, w)
 
 
+def _cpu_inputs(points: Any, poses: Any, intrinsics: Any, depths: Any,
+                membership: ProposalMembership, delta: float):
+    """NumPy views of the inputs of a CPU kernel call, checked once: ``(points, depths,
+    membership, frames)``."""
+    pts, dep = _numpy(points, "points"), _numpy(depths, "depths")
+    mb = ProposalMembership(_numpy(membership.offsets, "membership.offsets"),
+                            _numpy(membership.indices, "membership.indices"),
+                            membership.num_points)
+    return pts, dep, mb, _check_inputs(pts, poses, intrinsics, dep, mb, delta)
+
+
 def _check_pairs(pairs: Any, num_proposals: int, num_frames: int) -> np.ndarray:
     pairs = _numpy(pairs, "pairs")
     if pairs.ndim == 1 and pairs.shape[0] == 2:
@@ -442,11 +453,7 @@ def visibility_counts(points: Any, poses: Any, intrinsics: Any, depths: Any,
         ext = cuda_extension()  # clear error first when CUDA cannot run here
         return _counts_cuda(ext, points, poses, intrinsics, depths, membership, delta, device)
     ext = cpu_extension()
-    pts, dep = _numpy(points, "points"), _numpy(depths, "depths")
-    mb = ProposalMembership(_numpy(membership.offsets, "membership.offsets"),
-                            _numpy(membership.indices, "membership.indices"),
-                            membership.num_points)
-    fr = _check_inputs(pts, poses, intrinsics, dep, mb, delta)
+    pts, dep, mb, fr = _cpu_inputs(points, poses, intrinsics, depths, membership, delta)
     counts, pixels = ext.visibility_counts(
         np.ascontiguousarray(pts), fr.cam, fr.intr, fr.valid, np.ascontiguousarray(dep),
         np.ascontiguousarray(mb.offsets), np.ascontiguousarray(mb.indices), float(delta))
@@ -475,11 +482,7 @@ def visible_pixels(points: Any, poses: Any, intrinsics: Any, depths: Any,
         return _pixels_cuda(ext, points, poses, intrinsics, depths, membership, pairs, delta,
                             device)
     ext = cpu_extension()
-    pts, dep = _numpy(points, "points"), _numpy(depths, "depths")
-    mb = ProposalMembership(_numpy(membership.offsets, "membership.offsets"),
-                            _numpy(membership.indices, "membership.indices"),
-                            membership.num_points)
-    fr = _check_inputs(pts, poses, intrinsics, dep, mb, delta)
+    pts, dep, mb, fr = _cpu_inputs(points, poses, intrinsics, depths, membership, delta)
     pr = _check_pairs(pairs, mb.num_proposals, fr.num_frames)
     offsets, pixels = ext.visibility_pair_pixels(
         np.ascontiguousarray(pts), fr.cam, fr.intr, fr.valid, np.ascontiguousarray(dep),
