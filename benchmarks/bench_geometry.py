@@ -38,15 +38,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from folk.data.membership import ProposalMembership
 from folk.ops import reference
 from folk.ops.mask_completion import complete_masks
 from folk.ops.views import select_views
-from folk.ops.visibility import ProposalMembership, visibility_counts, visible_pixels
+from folk.ops.visibility import visibility_counts, visible_pixels
 
 OPENMASK3D_FRAMES = 10
 N_FRAMES = 300
 DELTA = 0.2
 K, THETA = 5, 15.0
+#: The size of the scene the visibility kernel's speed target is stated for.
+TARGET_POINTS, TARGET_FRAMES, TARGET_PROPOSALS = 234_000, 100, 150
+
+#: The input's sizes, recorded in every benchmark's ``extra_info`` (benchmarks/report.py).
+INPUT_INFO: dict[str, int] = {}
 
 
 # ---- input --------------------------------------------------------------------------------
@@ -95,6 +101,8 @@ def scene() -> dict:
     data["membership"] = ProposalMembership.from_masks(data["masks"])
     n, q = data["masks"].shape
     f, h, w = data["depths"].shape
+    INPUT_INFO.update(points=n, frames=f, width=w, height=h, proposals=q,
+                      memberships=int(data["masks"].sum()))
     print(f"\n[bench_geometry] input: {n} points, {f} frames {w}x{h}, {q} proposals, "
           f"{int(data['masks'].sum())} memberships (ready in {time.perf_counter() - t:.1f} s)")
     return data
@@ -173,6 +181,7 @@ def _record(benchmark, fn, *args, rounds: int, scale: float = 1.0, **kwargs):
 
     result = benchmark.pedantic(lambda: fn(*args, **kwargs), setup=setup, teardown=teardown,
                                 rounds=rounds, iterations=1)
+    benchmark.extra_info.update(INPUT_INFO)
     benchmark.extra_info["peak_extra_mb"] = round(max(peaks), 1)
     if scale != 1.0:
         benchmark.extra_info["extrapolation_factor"] = scale
@@ -247,6 +256,58 @@ def test_visibility_openmask3d_style(benchmark, scene):
     # What the full run would allocate: the bool image array, projected points, visibility.
     benchmark.extra_info["full_run_arrays_gb"] = round((f * q * h * w + f * n * 2 * 8 + f * n)
                                                        / 1e9, 1)
+
+
+def _look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Camera-to-world pose (x right, y down, z forward) at ``eye`` looking at ``target``."""
+    forward = (target - eye) / np.linalg.norm(target - eye)
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    pose = np.eye(4)
+    pose[:3, :3] = np.stack([right, np.cross(forward, right), forward], axis=1)
+    pose[:3, 3] = eye
+    return pose
+
+
+@pytest.fixture(scope="module")
+def target_size_scene() -> dict:
+    """A random scene of the target's size: points in a 4 m cube, 150 proposals (nearest of 150
+    random centres), 100 cameras around it at 640x480 with z-buffered depth plus noise."""
+    rng = np.random.default_rng(1)
+    points = rng.uniform(-2, 2, size=(TARGET_POINTS, 3)).astype(np.float32)
+    centres = rng.uniform(-2, 2, size=(TARGET_PROPOSALS, 3))
+    owner = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    masks = owner[:, None] == np.arange(TARGET_PROPOSALS)[None, :]
+    h, w, (fx, fy, cx, cy) = 480, 640, (577.6, 578.7, 319.5, 239.5)
+    angles = rng.uniform(0, 2 * np.pi, TARGET_FRAMES)
+    poses = np.stack([_look_at(np.array([4.0 * np.cos(a), 4.0 * np.sin(a), 1.5]),
+                               rng.uniform(-0.5, 0.5, 3)) for a in angles])
+    depths = np.zeros((TARGET_FRAMES, h, w), np.float32)
+    for i, pose in enumerate(poses):
+        cam = (points - pose[:3, 3]) @ pose[:3, :3]
+        z = cam[:, 2]
+        u = np.floor(fx * cam[:, 0] / z + cx).astype(np.int64)
+        v = np.floor(fy * cam[:, 1] / z + cy).astype(np.int64)
+        ok = (z > 0) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+        zbuf = np.full(h * w, np.inf, np.float32)
+        np.minimum.at(zbuf, v[ok] * w + u[ok], z[ok])
+        seen = np.isfinite(zbuf)
+        zbuf[seen] += rng.normal(0, 0.005, int(seen.sum())).astype(np.float32)
+        zbuf[~seen] = 0.0
+        depths[i] = zbuf.reshape(h, w)
+    return {"points": points, "poses": poses, "intrinsics": np.array([fx, fy, cx, cy]),
+            "depths": depths, "membership": ProposalMembership.from_masks(masks)}
+
+
+def test_visibility_folk_cpp_target_size(benchmark, target_size_scene):
+    s = target_size_scene
+    out = _record(benchmark, visibility_counts, s["points"], s["poses"], s["intrinsics"],
+                  s["depths"], s["membership"], delta=DELTA, rounds=5)
+    # after _record, which adds the ScanNet-sized input's sizes when that input was built
+    benchmark.extra_info.update(points=TARGET_POINTS, frames=TARGET_FRAMES,
+                                proposals=TARGET_PROPOSALS, width=640, height=480,
+                                memberships=TARGET_POINTS,
+                                visible_points=int(out.counts.sum()))
 
 
 # ---- view selection -----------------------------------------------------------------------

@@ -23,10 +23,12 @@ import numpy as np
 import pytest
 import torch
 
+from folk.data.membership import ProposalMembership
 from folk.data.scene import PointFeatures, Proposals, Scene
+from folk.ops.segment_mean import segment_mean, segment_mean_torch
 from folk.predict import PredictConfig, predict_scene, write_scannet_submission
-from folk.proposals import geometric_proposals, mask_nms, masks_to_csr
-from folk.student import VLAdapter, segment_mean, segment_mean_torch
+from folk.proposals import geometric_proposals, mask_nms
+from folk.student import VLAdapter
 
 FEATURE_DIM, HIDDEN, TEXT_DIM, NUM_CLASSES = 96, 512, 768, 200
 
@@ -49,15 +51,17 @@ def case():
     scene = Scene("bench", pts.points, pts.colors, frames=[], normals=pts.normals)
     return {"scene": scene, "features": features, "masks": masks,
             "proposals": Proposals(masks, rng.uniform(0.5, 1.0, masks.shape[1])),
-            "csr": masks_to_csr(masks), "text": text, "labels": np.arange(1, NUM_CLASSES + 1),
-            "adapter": adapter}
+            "csr": ProposalMembership.from_masks(masks), "text": text,
+            "labels": np.arange(1, NUM_CLASSES + 1), "adapter": adapter}
 
 
 def _info(benchmark, case) -> None:
     benchmark.extra_info.update(points=int(case["masks"].shape[0]),
                                 proposals=int(case["masks"].shape[1]),
                                 nnz=int(case["csr"].indices.shape[0]),
-                                torch_threads=torch.get_num_threads())
+                                torch_threads=torch.get_num_threads(),
+                                feature_dim=FEATURE_DIM, hidden=HIDDEN, text_dim=TEXT_DIM,
+                                classes=NUM_CLASSES)
 
 
 def _dense(features, masks):
@@ -88,9 +92,9 @@ def test_segment_mean_dense_reference(benchmark, case):
     benchmark(_dense, case["features"], case["masks"])
 
 
-def test_masks_to_csr(benchmark, case):
+def test_membership_from_masks(benchmark, case):
     _info(benchmark, case)
-    benchmark(masks_to_csr, case["masks"])
+    benchmark(ProposalMembership.from_masks, case["masks"])
 
 
 def test_nms(benchmark, case):
@@ -124,6 +128,7 @@ def test_write_submission(benchmark, case, tmp_path):
     pred = predict_scene(PointFeatures(case["features"]), case["proposals"], case["adapter"],
                          case["text"], case["labels"], scene="bench")
     benchmark.pedantic(write_scannet_submission, args=(tmp_path, pred), rounds=3)
+    benchmark.extra_info["instances"] = len(pred)
 
 
 def test_geometric_proposals(benchmark, case):
@@ -136,4 +141,5 @@ def test_geometric_features(benchmark, case):
     from folk.features import GeometricFeatures
 
     _info(benchmark, case)
-    benchmark.pedantic(GeometricFeatures(), args=(case["scene"],), rounds=1)
+    out = benchmark.pedantic(GeometricFeatures(), args=(case["scene"],), rounds=1)
+    benchmark.extra_info["geometric_feature_dim"] = int(out.dim)

@@ -1,5 +1,12 @@
 """Time the synthetic scene generator.
 
+As a pytest-benchmark (what benchmarks/RESULTS.md reports): one ``small`` preset scene, written
+to a temporary folder, one round::
+
+    .venv/bin/python -m pytest benchmarks/bench_synthetic.py
+
+As a script, for any preset (the ``scannet`` preset takes minutes)::
+
     python benchmarks/bench_synthetic.py [--preset small|scannet] [--frames N] [--out DIR]
 
 Prints one JSON line: preset, seed, points, objects, frames, seconds per stage, frames/s.
@@ -48,6 +55,21 @@ def main() -> None:
         "frames_per_s": round(scene.n_frames / render_s, 2) if render_s > 0 else None,
         "machine": platform.processor() or platform.machine(),
     }))
+
+
+def test_generate_small_scene(benchmark, tmp_path):
+    """One ``small`` preset scene, seed 0, generated and written (one round)."""
+    scenes = []
+
+    def run():
+        out = tmp_path / f"round{len(scenes)}"
+        scenes.append(generate_scene(out, seed=0, preset="small", progress=False))
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    scene = scenes[-1]
+    benchmark.extra_info.update(preset="small", points=scene.n_points,
+                                objects=scene.n_objects, frames=scene.n_frames,
+                                seconds={k: round(v, 3) for k, v in scene.seconds.items()})
 
 
 if __name__ == "__main__":

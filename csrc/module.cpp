@@ -1,5 +1,6 @@
-// folk._C: CPU kernels (C++17 + OpenMP). Bindings stay thin: every kernel lives in its own
-// folder with a header; inputs are checked in the Python wrappers under folk/ops/.
+// folk._C: CPU kernels (C++17 + OpenMP). Every kernel lives in its own folder with a header;
+// inputs are checked in the Python wrappers under folk/ops/ (and their shapes again in the
+// bindings). folk._C._testing exposes the per-element steps the CPU and CUDA kernels share.
 #include <pybind11/pybind11.h>
 
 #include "mask_completion/mask_completion.h"
@@ -23,7 +24,9 @@ static int max_threads() {
 PYBIND11_MODULE(_C, m) {
   m.doc() = "folk CPU kernels";
   m.def("openmp_max_threads", &max_threads, "Threads OpenMP will use (1 without OpenMP).");
-  folk::visibility::register_visibility(m);
-  folk::mask_completion::register_mask_completion(m);
+  py::module_ testing = m.def_submodule(
+      "_testing", "Private: the per-element steps shared with the CUDA kernels, for the tests.");
+  folk::visibility::register_visibility(m, testing);
+  folk::mask_completion::register_mask_completion(m, testing);
   folk::segment_mean::register_segment_mean(m);
 }

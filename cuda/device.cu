@@ -2,6 +2,9 @@
 
 #include <cuda_runtime.h>
 
+#include <stdexcept>
+#include <string>
+
 namespace folk::cuda {
 
 int device_count() {
@@ -13,10 +16,12 @@ int device_count() {
   return n;
 }
 
-std::string runtime_version() {
-  int v = 0;
-  cudaRuntimeGetVersion(&v);
-  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+void check_launch(const char* what) {
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) {
+    throw std::runtime_error(std::string("folk._cuda: ") + what + " failed: " +
+                             cudaGetErrorString(err));
+  }
 }
 
 }  // namespace folk::cuda

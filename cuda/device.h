@@ -1,9 +1,8 @@
 #pragma once
-#include <string>
 
 namespace folk::cuda {
 // Number of usable CUDA devices; 0 when there is no driver or no GPU (never throws).
 int device_count();
-// CUDA runtime version folk._cuda was built against, e.g. "13.0".
-std::string runtime_version();
+// Raises std::runtime_error ("folk._cuda: <what> failed: ...") when the last launch failed.
+void check_launch(const char* what);
 }  // namespace folk::cuda

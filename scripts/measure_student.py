@@ -26,8 +26,8 @@ from folk.cli import main as folk
 from folk.data import read_ground_truth, read_proposals, read_scene
 from folk.evaluation import InstancePrediction, evaluate
 from folk.features import GeometricFeatures
-from folk.predict.vocabulary import load_text_embeddings
 from folk.predict.predictor import PredictConfig, predict_scene
+from folk.predict.vocabulary import load_text_embeddings
 from folk.student.model import load_adapter
 from folk.synthetic import VOCABULARY, VOCABULARY_IDS, default_name
 from folk.teacher.targets import load_targets
@@ -82,7 +82,7 @@ def main() -> None:
         keep = t.valid
         teacher_labels[name] = t.labels
         teacher_preds[name] = InstancePrediction(
-            proposals[name].masks[:, keep].T, label_ids[t.labels[keep]],
+            proposals[name].masks[:, keep], label_ids[t.labels[keep]],
             np.ones(int(keep.sum())))
         teacher_seconds.append(float(t.meta.get("seconds", {}).get("total", np.nan)))
         start = time.perf_counter()

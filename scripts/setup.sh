@@ -22,16 +22,18 @@ fi
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
 "${pip[@]}" install --upgrade pip >/dev/null
 
-# torch first and pinned: the CUDA build 2.14.1 runs on the CPU too (and lies on local disk on
-# the project's machines); torchvision must match it or `import open_clip` fails.
-if ! .venv/bin/python -c 'import torch, torchvision, sys; sys.exit(torch.__version__.split("+")[0] != "2.14.1")' 2>/dev/null; then
-  echo "== installing torch 2.14.1 + torchvision 0.29.1"
-  "${pip[@]}" install torch==2.14.1 torchvision==0.29.1
+# torch first, at the versions in constraints.txt (the CUDA build runs on the CPU too);
+# torchvision must match it or `import open_clip` fails. Every later install keeps to the same
+# constraints, so nothing replaces them.
+torch_version=$(sed -n 's/^torch==//p' constraints.txt)
+if ! .venv/bin/python -c 'import sys, torch, torchvision; sys.exit(torch.__version__.split("+")[0] != sys.argv[1])' "$torch_version" 2>/dev/null; then
+  echo "== installing torch and torchvision (constraints.txt: torch $torch_version)"
+  "${pip[@]}" install -c constraints.txt torch torchvision
 fi
 
 echo "== installing folk (builds the C++/CUDA extensions)"
 "${pip[@]}" install "scikit-build-core>=0.10" "pybind11>=2.12" "cmake>=3.24" ninja
-"${pip[@]}" install --no-build-isolation ".[dev]"
+"${pip[@]}" install --no-build-isolation -c constraints.txt ".[dev]"
 .venv/bin/python - <<'PY'
 import folk
 from folk.ops.extensions import cpu_extension, cuda_built, cuda_available

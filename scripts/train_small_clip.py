@@ -22,7 +22,7 @@ differences between machines and thread counts):
    (``open_clip.loss.ClipLoss``) between captions and four image embeddings:
 
    * crops, class token (CLIP's ordinary image embedding: the zero-shot classifier);
-   * crops, the object's patches mean-pooled (``φ(Σ F·m / Σ m)``, METHOD.md §4);
+   * crops, the object's patches mean-pooled (``φ(Σ F·m / Σ m)``, docs/method.md §4);
    * whole frames, each visible object's patches mean-pooled (the teacher's ``mean`` pooling);
    * whole frames, each visible object by masked attention of the class token in the last
      block (the teacher's ``attention`` pooling);

@@ -1,4 +1,4 @@
-"""Mask pooling (METHOD.md §4): area weights, mean pooling, masked attention."""
+"""Mask pooling (docs/method.md §4): area weights, mean pooling, masked attention."""
 
 from __future__ import annotations
 

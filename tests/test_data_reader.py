@@ -6,9 +6,9 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import SCANNET_COLOR_K, SCANNET_DEPTH_K, make_scannet_scene, write_matrix
 from PIL import Image
 
-from conftest import SCANNET_COLOR_K, SCANNET_DEPTH_K, make_scannet_scene, write_matrix
 from folk.data import Intrinsics, NonFinitePoseWarning, read_ply_vertices, read_scene, write_ply
 from folk.errors import FolkInputError
 

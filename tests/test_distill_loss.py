@@ -1,4 +1,4 @@
-"""The distillation loss of METHOD.md §7 against values computed by hand."""
+"""The distillation loss of docs/method.md §7 against values computed by hand."""
 
 from __future__ import annotations
 

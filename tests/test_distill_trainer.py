@@ -14,8 +14,8 @@ from distill_toy import make_toy
 
 from folk.distill import DistillConfig, distill, load_distill_data
 from folk.errors import FolkInputError
-from folk.predict.inputs import SceneInputs
 from folk.student import load_adapter
+from folk.student.inputs import SceneInputs
 
 TRAIN = ["scene_a", "scene_b", "scene_c", "scene_d"]
 VAL = ["scene_v1", "scene_v2"]
@@ -162,7 +162,7 @@ def test_ap_validation_scores_the_student_with_the_benchmark_protocol(tmp_path):
     from distill_toy import CLASSES
 
     from folk.data.classes import load_class_list
-    from folk.distill import APValidator
+    from folk.evaluation.validation import APValidator
 
     info = make_toy(tmp_path, ["t1", "t2", "v1"], points_each=100)  # the evaluator needs >= 100
     ids = [load_class_list("scannet200").id_of(c) for c in CLASSES]

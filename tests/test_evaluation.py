@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from folk.errors import FolkInputError
 from folk.evaluation import (
     IOU_THRESHOLDS,
@@ -40,9 +41,9 @@ def _scene(*instances: tuple[int, int, int, int]) -> np.ndarray:
 
 def _pred(*instances: tuple[object, int, float]) -> InstancePrediction:
     """Predictions ``(vertices, label, confidence)``; vertices: a slice or index array."""
-    masks = np.zeros((len(instances), N), dtype=bool)
+    masks = np.zeros((N, len(instances)), dtype=bool)
     for k, (verts, _, _) in enumerate(instances):
-        masks[k, verts] = True
+        masks[verts, k] = True
     return InstancePrediction(
         masks, [label for _, label, _ in instances], [conf for _, _, conf in instances]
     )
@@ -342,7 +343,7 @@ def test_table_prints_percentages_for_all_and_splits():
 # -- bad input --------------------------------------------------------------------------------
 def test_mask_length_differing_from_gt_is_an_error():
     gt = _scene((CHAIR, 1, 0, 200))
-    pred = InstancePrediction(np.ones((1, N - 1), dtype=bool), [CHAIR], [0.9])
+    pred = InstancePrediction(np.ones((N - 1, 1), dtype=bool), [CHAIR], [0.9])
     with pytest.raises(FolkInputError, match=f"{N - 1} vertices but the ground truth has {N}"):
         _eval(gt, pred)
 
@@ -359,14 +360,14 @@ def test_unknown_label_id_is_an_error():
         _eval(gt, _pred((slice(0, 200), 12, 0.9)))
 
 
-def test_masks_given_as_n_by_q_get_a_transpose_hint():
+def test_masks_given_as_k_by_n_get_a_transpose_hint():
     with pytest.raises(FolkInputError, match="masks.T"):
-        InstancePrediction(np.zeros((N, 2), dtype=bool), [CHAIR, CHAIR], [0.5, 0.5])
+        InstancePrediction(np.zeros((2, N), dtype=bool), [CHAIR, CHAIR], [0.5, 0.5])
 
 
 def test_non_finite_confidence_is_an_error():
     with pytest.raises(FolkInputError, match="finite"):
-        InstancePrediction(np.zeros((1, N), dtype=bool), [CHAIR], [float("nan")])
+        InstancePrediction(np.zeros((N, 1), dtype=bool), [CHAIR], [float("nan")])
 
 
 def test_negative_gt_value_is_an_error():
@@ -387,8 +388,8 @@ def test_unknown_dataset_is_an_error():
 
 
 def test_masks_of_any_numeric_dtype_are_read_as_nonzero():
-    masks = np.zeros((1, N), dtype=np.float16)
-    masks[0, :200] = 1.0
+    masks = np.zeros((N, 1), dtype=np.float16)
+    masks[:200, 0] = 1.0
     gt = _scene((CHAIR, 1, 0, 200))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

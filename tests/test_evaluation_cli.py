@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from folk.errors import FolkError, FolkInputError
 from folk.evaluation import InstancePrediction, read_gt, read_submission, write_submission
 from folk.evaluation import cli as eval_cli
@@ -24,10 +25,10 @@ def _gt() -> np.ndarray:
 
 
 def _prediction() -> InstancePrediction:
-    masks = np.zeros((3, N), dtype=bool)
-    masks[0, 0:200] = True  # the chair
-    masks[1, 500:800] = True  # the table
-    masks[2, 1000:1300] = True  # a chair on void: not a false positive
+    masks = np.zeros((N, 3), dtype=bool)
+    masks[0:200, 0] = True  # the chair
+    masks[500:800, 1] = True  # the table
+    masks[1000:1300, 2] = True  # a chair on void: not a false positive
     return InstancePrediction(masks, [CHAIR, TABLE, CHAIR], [0.25, 0.5, 0.75])
 
 
@@ -62,7 +63,7 @@ def _folk_eval(gt_dir, pred_dir, dataset="scannet200", *flags) -> int:
 # -- submission files ------------------------------------------------------------------------
 def test_submission_round_trips_masks_labels_and_exact_confidences(tmp_path):
     rng = np.random.default_rng()
-    pred = InstancePrediction(rng.random((4, 777)) < 0.3, [2, 4, 5, 1191], rng.random(4))
+    pred = InstancePrediction(rng.random((777, 4)) < 0.3, [2, 4, 5, 1191], rng.random(4))
     scene_file = write_submission(tmp_path, "scene0011_00", pred)
     back = read_submission(scene_file, 777)
     np.testing.assert_array_equal(back.masks, pred.masks)
@@ -89,7 +90,7 @@ def test_reader_accepts_integer_labels_written_as_floats_and_any_nonzero_mask(tm
     (tmp_path / "m" / "a.txt").write_text("0\n2\n-1\n0\n")
     (tmp_path / "s.txt").write_text("m/a.txt 4.0 0.5\n\n")
     pred = read_submission(tmp_path / "s.txt", 4)
-    assert pred.masks.tolist() == [[False, True, True, False]]
+    assert pred.masks[:, 0].tolist() == [False, True, True, False]
     assert pred.label_ids.tolist() == [4]
 
 
@@ -161,9 +162,9 @@ def test_cli_confidence_one_changes_the_result(tmp_path):
     # chair TP at 0.1 and a chair FP (on the table) at 0.9: AP 1/4 as given, 3/4 all tied
     gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
     _write_gt(gt_dir, "s", _gt())
-    masks = np.zeros((2, N), dtype=bool)
-    masks[0, 0:200] = True
-    masks[1, 500:800] = True
+    masks = np.zeros((N, 2), dtype=bool)
+    masks[0:200, 0] = True
+    masks[500:800, 1] = True
     write_submission(pred_dir, "s", InstancePrediction(masks, [CHAIR, CHAIR], [0.1, 0.9]))
     aps = []
     for flags in ([], ["--confidence-one"]):
@@ -178,8 +179,8 @@ def test_cli_on_replica_writes_null_splits(tmp_path, capsys):
     ids = np.zeros(N, dtype=np.int64)
     ids[:300] = 3 * 1000 + 1  # basket
     _write_gt(gt_dir, "room0", ids)
-    masks = np.zeros((1, N), dtype=bool)
-    masks[0, :300] = True
+    masks = np.zeros((N, 1), dtype=bool)
+    masks[:300, 0] = True
     write_submission(pred_dir, "room0", InstancePrediction(masks, [3], [0.5]))
     out = tmp_path / "r.json"
     assert _folk_eval(gt_dir, pred_dir, "replica", "--json", out) == 0

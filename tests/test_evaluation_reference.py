@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from folk.evaluation import IOU_THRESHOLDS, InstancePrediction, evaluate, load_classes
 
 MIN_SIZE = 100
@@ -51,7 +52,7 @@ def _naive_evaluate(gt: dict, preds: dict, eval_ids, thresholds=IOU_THRESHOLDS) 
         p = preds.get(scene)
         for k in range(0 if p is None else len(p)):
             c = int(p.label_ids[k])
-            mask = p.masks[k]
+            mask = p.masks[:, k]
             size = int(mask.sum())
             if c not in pred_by_class or size < MIN_SIZE:
                 continue
@@ -171,7 +172,8 @@ def _random_scene(rng: np.random.Generator, classes: list[int], void_labels: lis
         return ids, InstancePrediction.empty(n)
     perm = rng.permutation(len(masks))  # prediction order matters at IoU 0.25: shuffle it
     confidences = np.round(rng.random(len(masks)), 1)  # ties on purpose
-    return ids, InstancePrediction(np.stack(masks)[perm], np.asarray(labels)[perm], confidences)
+    return ids, InstancePrediction(np.stack(masks, axis=1)[:, perm], np.asarray(labels)[perm],
+                            confidences)
 
 
 def _compare(seed: int, dataset: str) -> None:

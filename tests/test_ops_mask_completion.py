@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from devices import DEVICES, host, poison_allocator, to_device
 
 from folk.errors import FolkExtensionError, FolkInputError
 from folk.ops import extensions, reference
@@ -14,6 +15,7 @@ from folk.ops.mask_completion import (
     DEFAULT_ITERATIONS,
     DEFAULT_RADIUS,
     DEFAULT_TAU,
+    DIRECTIONS,
     KERNEL_SUM,
     complete_masks,
     density_threshold,
@@ -21,14 +23,8 @@ from folk.ops.mask_completion import (
 )
 from folk.ops.visibility import PixelLists
 
-CUDA = pytest.param("cuda", marks=[
-    pytest.mark.cuda,
-    pytest.mark.skipif(not extensions.cuda_available(), reason="needs a CUDA GPU and folk._cuda"),
-])
-DEVICES = ["cpu", CUDA]
-
 DEFAULTS = {"radius": DEFAULT_RADIUS, "gaussian_size": DEFAULT_GAUSSIAN_SIZE, "tau": DEFAULT_TAU,
-                "directions": DEFAULT_DIRECTIONS, "iterations": DEFAULT_ITERATIONS}
+            "directions": DEFAULT_DIRECTIONS, "iterations": DEFAULT_ITERATIONS}
 PARAMS = [
     DEFAULTS,
     {"radius": 1, "gaussian_size": 3, "tau": 0.1, "directions": 8, "iterations": 3},
@@ -70,15 +66,9 @@ def random_masks(seed: int, h: int, w: int, count: int) -> list[np.ndarray]:
 
 def run(device, lists, h, w, **params):
     masks = PixelLists.from_lists(lists, h, w)
-    if device != "cpu":
-        import torch
-
-        masks = PixelLists(torch.as_tensor(masks.offsets).to(device),
-                           torch.as_tensor(masks.pixels).to(device), h, w)
-    out = complete_masks(masks, **params)
-    offsets = out.offsets.cpu().numpy() if hasattr(out.offsets, "cpu") else out.offsets
-    pixels = out.pixels.cpu().numpy() if hasattr(out.pixels, "cpu") else out.pixels
-    return PixelLists(offsets, pixels, out.height, out.width)
+    offsets, pixels = to_device(device, masks.offsets, masks.pixels)
+    out = complete_masks(PixelLists(offsets, pixels, h, w), **params)
+    return PixelLists(host(out.offsets), host(out.pixels), out.height, out.width)
 
 
 def dense(ids, h, w) -> np.ndarray:
@@ -145,9 +135,10 @@ def test_density_threshold_is_strict():
     assert rho[4, 4] == KERNEL_SUM**2
 
 
-def test_zero_iterations_is_the_square_dilation():
+@pytest.mark.parametrize("device", DEVICES)
+def test_zero_iterations_is_the_square_dilation(device):
     lists = [np.array([0, 3 * 10 + 4])]
-    out = run("cpu", lists, 8, 10, radius=1, gaussian_size=3, tau=0.3, directions=3,
+    out = run(device, lists, 8, 10, radius=1, gaussian_size=3, tau=0.3, directions=3,
               iterations=0)
     want = np.zeros((8, 10), bool)
     want[0:2, 0:2] = True
@@ -155,7 +146,8 @@ def test_zero_iterations_is_the_square_dilation():
     np.testing.assert_array_equal(dense(out[0], 8, 10), want)
 
 
-def test_growth_follows_the_denser_direction():
+@pytest.mark.parametrize("device", DEVICES)
+def test_growth_follows_the_denser_direction(device):
     # A dense 5x5 block at the left and a dense column further right: seeds on the block's
     # right edge see higher density towards the column (E), never towards empty space.
     h, w = 15, 25
@@ -166,7 +158,7 @@ def test_growth_follows_the_denser_direction():
                                   iterations=1)
     dilated = reference.dilate(sparse, 2)
     assert got[7, 4:13].all() and dilated.sum() <= got.sum()
-    out = run("cpu", [np.flatnonzero(sparse.ravel())], h, w, radius=2, gaussian_size=5,
+    out = run(device, [np.flatnonzero(sparse.ravel())], h, w, radius=2, gaussian_size=5,
               tau=0.3, directions=1, iterations=1)
     np.testing.assert_array_equal(dense(out[0], h, w), got)
 
@@ -192,16 +184,13 @@ def test_empty_masks_and_empty_batches(device):
     assert out[0].size == 0 and out[2].size == 0 and out[1].size > 0
 
 
-@pytest.mark.parametrize("device", [CUDA])
-def test_cuda_crops_are_fully_written_over_poisoned_memory(device):
-    import torch
-
+@pytest.mark.parametrize("device", DEVICES)
+def test_results_are_the_same_over_poisoned_memory(device):
     h, w = 37, 23
     lists = random_masks(13, h, w, 6)
     first = run(device, lists, h, w, **DEFAULTS)
     for _ in range(3):
-        poison = torch.full((1 << 20,), 0xAB, dtype=torch.uint8, device=device)
-        del poison
+        poison_allocator(device, 1 << 20)
         again = run(device, lists, h, w, **DEFAULTS)
         np.testing.assert_array_equal(again.offsets, first.offsets)
         np.testing.assert_array_equal(again.pixels, first.pixels)
@@ -224,6 +213,91 @@ def test_pixel_lists_dense_round_trip():
     lists = PixelLists.from_dense(images)
     for k in range(4):
         np.testing.assert_array_equal(lists.to_dense(k), images[k])
+
+
+# ---- the per-pixel steps the C++ and CUDA kernels share (folk._C._testing) ---------------
+
+
+def shared_steps():
+    """completion.h's steps, the code both kernels run, one at a time."""
+    return extensions.cpu_extension()._testing
+
+
+def top_positive_directions(gains, m: int) -> int:
+    """The selection rule as stated: the top-``m`` positive gains, larger first, equal gains in
+    DIRECTIONS order; bit ``k`` set for direction ``k``."""
+    order = sorted(range(len(DIRECTIONS)), key=lambda k: (-gains[k], k))
+    return sum(1 << k for k in order[:m] if gains[k] > 0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shared_direction_selection_follows_the_tie_breaking_rule(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(400):
+        gains = rng.integers(-3, 4, size=len(DIRECTIONS))  # many ties and non-positive gains
+        m = int(rng.integers(0, len(DIRECTIONS) + 1))
+        got = shared_steps().select_directions(gains.tolist(), m)
+        assert got == top_positive_directions(gains, m), (gains, m)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 13), (30, 17)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("radius", [0, 1, 3])
+def test_shared_dilation_matches_reference(size, radius):
+    rng = np.random.default_rng(sum(size) + radius)
+    image = rng.random(size) < 0.1
+    got = shared_steps().dilate(image.astype(np.uint8), radius)
+    np.testing.assert_array_equal(got.astype(bool), reference.dilate(image, radius))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (9, 14), (26, 19)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("gaussian_size", [1, 3, 7, 9])
+def test_shared_density_matches_reference(size, gaussian_size):
+    rng = np.random.default_rng(sum(size) * gaussian_size)
+    mask = rng.random(size) < rng.uniform(0.2, 0.8)
+    got = shared_steps().density(mask.astype(np.uint8), gaussian_weights(gaussian_size))
+    np.testing.assert_array_equal(got, reference.density_fixed(mask, gaussian_size))
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=lambda p: "r{radius}-s{gaussian_size}-"
+                         "t{tau}-m{directions}".format(**p))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_shared_growth_step_matches_one_reference_iteration(params, seed):
+    h, w = 29, 41
+    steps = shared_steps()
+    r, s = params["radius"], params["gaussian_size"]
+    for ids in random_masks(seed + 40, h, w, 8):
+        sparse = dense(ids, h, w)
+        coarse = steps.dilate(sparse.astype(np.uint8), r)
+        rho = steps.density(coarse, gaussian_weights(s))
+        got = steps.grow(coarse, rho, r, density_threshold(params["tau"]), params["directions"])
+        want = reference.complete_mask(sparse, r, s, params["tau"], params["directions"], 1)
+        np.testing.assert_array_equal(got.astype(bool), want)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_shared_crops_pad_the_bounding_box_and_contain_the_result(seed):
+    """Each mask's crop is its bounding box padded by r + 2rT (dilation reaches r, each
+    iteration's fills 2r further), clipped to the image; the completed mask never leaves it."""
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(1, 60, size=2))
+    lists = random_masks(seed + 50, h, w, 12)
+    masks = PixelLists.from_lists(lists, h, w)
+    for params in PARAMS:
+        r, t = params["radius"], params["iterations"]
+        crops = shared_steps().mask_crops(masks.offsets, masks.pixels, h, w, r, t)
+        assert crops.shape == (len(lists), 4) and crops.dtype == np.int32
+        margin = r * (1 + 2 * t)
+        for k, ids in enumerate(lists):
+            if ids.size == 0:
+                assert not crops[k].any()
+                continue
+            xs, ys = ids % w, ids // w
+            x0, y0 = max(0, xs.min() - margin), max(0, ys.min() - margin)
+            x1, y1 = min(w - 1, xs.max() + margin), min(h - 1, ys.max() + margin)
+            assert tuple(crops[k]) == (x0, y0, x1 - x0 + 1, y1 - y0 + 1)
+            outside = np.ones((h, w), bool)
+            outside[y0:y1 + 1, x0:x1 + 1] = False
+            assert not (reference.complete_mask(dense(ids, h, w), **params) & outside).any()
 
 
 @pytest.mark.skipif(extensions.cuda_available(), reason="a GPU is visible here")

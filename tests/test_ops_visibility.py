@@ -11,25 +11,19 @@ import warnings
 
 import numpy as np
 import pytest
+from devices import DEVICES, host, poison_allocator, to_device
 
 from folk.data import NonFinitePoseWarning
+from folk.data.membership import ProposalMembership
 from folk.errors import FolkExtensionError, FolkInputError
 from folk.ops import extensions, reference
 from folk.ops.visibility import (
     DEFAULT_DELTA,
     PixelLists,
-    ProposalMembership,
     camera_from_world,
     visibility_counts,
     visible_pixels,
 )
-
-CUDA = pytest.param("cuda", marks=[
-    pytest.mark.cuda,
-    pytest.mark.skipif(not extensions.cuda_available(), reason="needs a CUDA GPU and folk._cuda"),
-])
-DEVICES = ["cpu", CUDA]
-
 
 # ---- random scenes ------------------------------------------------------------------------
 
@@ -90,26 +84,9 @@ SIZES = [  # n, f, h, w, q
 ]
 
 
-def to_device(device, *arrays):
-    if device == "cpu":
-        return arrays
-    import torch
-
-    return tuple(torch.as_tensor(a).to(device) for a in arrays)
-
-
-def host(x) -> np.ndarray:
-    return x.cpu().numpy() if hasattr(x, "cpu") else np.asarray(x)
-
-
 def membership_on(masks, device) -> ProposalMembership:
     mb = ProposalMembership.from_masks(masks)
-    if device == "cpu":
-        return mb
-    import torch
-
-    return ProposalMembership(torch.as_tensor(mb.offsets).to(device),
-                              torch.as_tensor(mb.indices).to(device), mb.num_points)
+    return mb if device == "cpu" else mb.to(device)
 
 
 def run_counts(device, points, poses, intr, depths, masks, delta=DEFAULT_DELTA):
@@ -134,6 +111,21 @@ def test_visibility_counts_match_reference(device, size, seed):
     np.testing.assert_array_equal(counts, ref_counts)
     np.testing.assert_array_equal(pixels, ref_pixels)
     assert valid.all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shared_per_point_test_matches_reference(seed):
+    """projection.h's visible_pixel(), the per-point code of the C++ and the CUDA kernels,
+    called one point at a time (folk._C._testing), gives the reference's pixel ids."""
+    testing = extensions.cpu_extension()._testing
+    h, w = [(23, 37), (1, 1), (31, 17)][seed]
+    points, poses, intr, depths, _masks = make_scene(seed + 300, 700, 4, h, w, 1)
+    cam, valid = camera_from_world(poses)
+    for f in np.flatnonzero(valid):
+        got = testing.visible_pixel_ids(points, cam[f].reshape(12), intr[f].astype(np.float32),
+                                        depths[f], DEFAULT_DELTA)
+        want = reference.visible_pixel_ids(points, poses[f], intr[f], depths[f], DEFAULT_DELTA)
+        np.testing.assert_array_equal(got, want)
 
 
 def test_random_scenes_exercise_every_case():
@@ -198,10 +190,11 @@ def test_visibility_matches_reference_at_pixel_boundaries(device, seed):
     assert counts[0].sum() > 0
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("delta", [0.0, 0.05, 0.5])
-def test_visibility_matches_reference_for_other_tolerances(delta):
+def test_visibility_matches_reference_for_other_tolerances(device, delta):
     points, poses, intr, depths, masks = make_scene(11, 700, 4, 25, 33, 5)
-    counts, pixels, _ = run_counts("cpu", points, poses, intr, depths, masks, delta=delta)
+    counts, pixels, _ = run_counts(device, points, poses, intr, depths, masks, delta=delta)
     ref = reference.visibility_counts(points, poses, intr, depths, masks, delta)
     np.testing.assert_array_equal(counts, ref[0])
     np.testing.assert_array_equal(pixels, ref[1])
@@ -225,11 +218,12 @@ def test_visibility_skips_non_finite_poses_with_a_warning(device, bad):
     assert counts[valid].sum() > 0
 
 
-def test_visibility_skips_singular_poses():
+@pytest.mark.parametrize("device", DEVICES)
+def test_visibility_skips_singular_poses(device):
     points, poses, intr, depths, masks = make_scene(22, 300, 3, 23, 37, 3)
     poses[2] = 0.0
     with pytest.warns(NonFinitePoseWarning):
-        counts, _, valid = run_counts("cpu", points, poses, intr, depths, masks)
+        counts, _, valid = run_counts(device, points, poses, intr, depths, masks)
     assert not valid[2] and (counts[2] == 0).all()
 
 
@@ -310,37 +304,17 @@ def test_empty_inputs_give_empty_outputs(device):
     assert counts.shape == (0, 3)
     counts, _, _ = run_counts(device, points[:0], poses, intr, depths, masks[:0])
     assert counts.shape == (3, 3) and not counts.any()
+    counts, pixels, _ = run_counts(device, points, poses, intr, depths[:, :0], masks)
+    assert counts.shape == (3, 3) and not counts.any() and not pixels.any()  # 0-pixel images
 
 
-def _poison_numpy_cache(nbytes: int) -> None:
-    """Leave blocks of ``nbytes`` filled with 0xAB in NumPy's small-allocation cache, so that
-    an output array the kernel forgets to write shows garbage rather than zeros."""
-    blocks = [np.full(nbytes, 0xAB, np.uint8) for _ in range(8)]
-    del blocks
-
-
-def test_outputs_are_fully_written_over_poisoned_memory():
+@pytest.mark.parametrize("device", DEVICES)
+def test_outputs_are_fully_written_over_poisoned_memory(device):
     points, poses, intr, depths, masks = make_scene(41, 200, 5, 11, 13, 7)
     poses[[0, 2]] = np.nan  # skipped frames must still get explicit zeros
     ref = reference.visibility_counts(points, poses, intr, depths, masks, 0.2)
     for _ in range(3):
-        _poison_numpy_cache(5 * 7 * 4)
-        with pytest.warns(NonFinitePoseWarning):
-            counts, pixels, _ = run_counts("cpu", points, poses, intr, depths, masks)
-        np.testing.assert_array_equal(counts, ref[0])
-        np.testing.assert_array_equal(pixels, ref[1])
-
-
-@pytest.mark.parametrize("device", [CUDA])
-def test_cuda_outputs_are_fully_written_over_poisoned_memory(device):
-    import torch
-
-    points, poses, intr, depths, masks = make_scene(42, 300, 6, 13, 11, 5)
-    poses[4] = np.inf
-    ref = reference.visibility_counts(points, poses, intr, depths, masks, 0.2)
-    for _ in range(3):
-        poison = torch.full((6, 5), -7, dtype=torch.int32, device=device)
-        del poison  # the caching allocator hands this block to the next (6, 5) int32 tensor
+        poison_allocator(device, 5 * 7 * 4)
         with pytest.warns(NonFinitePoseWarning):
             counts, pixels, _ = run_counts(device, points, poses, intr, depths, masks)
         np.testing.assert_array_equal(counts, ref[0])
@@ -359,27 +333,6 @@ def test_torch_cpu_inputs_give_torch_outputs():
     assert isinstance(out.counts, torch.Tensor) and out.counts.dtype == torch.int32
     ref = reference.visibility_counts(points, poses, intr, depths, masks, 0.2)
     np.testing.assert_array_equal(out.counts.numpy(), ref[0])
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_membership_from_masks_is_sorted_csr(seed):
-    rng = np.random.default_rng(seed)
-    masks = rng.random((53, 6)) < 0.3
-    masks[:, 2] = False
-    mb = ProposalMembership.from_masks(masks)
-    assert mb.offsets.dtype == np.int64 and mb.indices.dtype == np.int32
-    for q in range(6):
-        np.testing.assert_array_equal(mb.indices[mb.offsets[q]:mb.offsets[q + 1]],
-                                      np.flatnonzero(masks[:, q]))
-    np.testing.assert_array_equal(mb.to_masks(), masks)
-    mb.validate(53)
-    lists = ProposalMembership.from_lists([np.flatnonzero(masks[:, q])[::-1] for q in range(6)],
-                                          53)
-    np.testing.assert_array_equal(lists.indices, mb.indices)
-    torch = pytest.importorskip("torch")
-    mt = ProposalMembership.from_masks(torch.from_numpy(masks))
-    np.testing.assert_array_equal(mt.offsets.numpy(), mb.offsets)
-    np.testing.assert_array_equal(mt.indices.numpy(), mb.indices)
 
 
 def test_camera_from_world_inverts_each_pose_in_float64():

@@ -13,11 +13,9 @@ from distill_toy import CLASSES, make_toy
 from folk.cli import main
 from folk.data.scene import PointFeatures, Proposals
 from folk.errors import FolkInputError
-from folk.evaluation.submission import read_submission
 from folk.predict import (
     PredictConfig,
     TextEmbeddings,
-    class_probabilities,
     load_text_embeddings,
     predict_scene,
     rank_instances,
@@ -25,7 +23,9 @@ from folk.predict import (
     save_text_embeddings,
     write_scannet_submission,
 )
+from folk.predict.submission import read_submission
 from folk.student import VLAdapter, save_adapter
+from folk.student.classify import class_probabilities
 from folk.teacher.targets import load_targets
 
 
@@ -98,7 +98,7 @@ def test_submission_files_round_trip_through_the_evaluator_reader(tmp_path):
     assert (tmp_path / "pred_mask" / "s0_2.txt").read_text() == "".join(
         f"{int(v)}\n" for v in pred.masks[:, 2])
     back = read_submission(path, num_vertices=6)
-    np.testing.assert_array_equal(back.masks, pred.masks.T)
+    np.testing.assert_array_equal(back.masks, pred.masks)
     np.testing.assert_array_equal(back.label_ids, pred.label_ids)
     np.testing.assert_allclose(back.confidences, pred.confidences)
 
@@ -195,7 +195,7 @@ def test_predict_command_writes_submission_and_summary(trained, tmp_path, capsys
     # The distilled student agrees with the teacher on the validation scene.
     targets = load_targets(trained / "targets" / "v.npz")
     ids = np.array(summary["vocabulary"]["label_ids"])
-    for mask, label in zip(pred.masks, pred.label_ids):
+    for mask, label in zip(pred.masks.T, pred.label_ids, strict=True):
         q = int(np.flatnonzero(mask)[0]) // 20
         if targets.labels[q] >= 0:
             assert label == ids[targets.labels[q]]
@@ -239,3 +239,39 @@ def test_predict_command_reports_wrong_checkpoint_dimension(trained, tmp_path, c
                "--vocabulary", "chair", "--out", str(tmp_path / "o"), "--quiet"])
     assert rc == 2
     assert "features have 8 dims but the checkpoint's adapter takes 96" in capsys.readouterr().err
+
+
+def test_student_text_embeddings_prefer_file_then_checkpoint_cache_then_the_recorded_clip(
+        tmp_path, monkeypatch):
+    from folk.predict import vocabulary
+    from folk.predict.vocabulary import ClipChoice, student_text_embeddings
+
+    rng = np.random.default_rng(3)
+    ckpt = tmp_path / "run"
+    ckpt.mkdir()
+    save_text_embeddings(ckpt / "text_embeddings.npz",
+                         TextEmbeddings(("a", "b"), rng.normal(size=(2, 5)), "clip-x"))
+    other = tmp_path / "other.npz"
+    save_text_embeddings(other, TextEmbeddings(("c",), rng.normal(size=(1, 5)), "clip-x"))
+    calls = []
+
+    def fake_clip(names, model, **kw):
+        calls.append({"model": model, **kw})
+        return TextEmbeddings(tuple(names), np.ones((len(names), 5), np.float32), model)
+
+    monkeypatch.setattr(vocabulary, "clip_text_embeddings", fake_clip)
+    meta = {"clip": {"model": "ViT-X", "pretrained": "tag", "identity": "ViT-X/tag/sha"}}
+    emb, source = student_text_embeddings(["c"], ckpt / "best.pt", meta, embeddings_file=other)
+    assert source == str(other) and emb.shape == (1, 5)
+    emb, source = student_text_embeddings(["b", "a"], ckpt / "best.pt", meta)
+    assert source.endswith("text_embeddings.npz") and not calls
+    np.testing.assert_array_equal(
+        emb, load_text_embeddings(ckpt / "text_embeddings.npz").embeddings[[1, 0]])
+    student_text_embeddings(["a", "z"], ckpt, meta)  # "z" is not cached: the recorded CLIP
+    assert calls[-1]["model"] == "ViT-X" and calls[-1]["pretrained"] == "tag"
+    assert calls[-1]["expected_identity"] == "ViT-X/tag/sha"
+    student_text_embeddings(["a"], ckpt, meta, clip=ClipChoice(model="ViT-Y"))  # asked: no cache
+    assert calls[-1]["model"] == "ViT-Y" and calls[-1]["expected_identity"] is None
+    assert calls[-1]["pretrained"] is None
+    with pytest.raises(FolkInputError, match="no text embeddings for this vocabulary"):
+        student_text_embeddings(["z"], ckpt, {})

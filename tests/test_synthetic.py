@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
 from folk.data import read_ground_truth, read_ply_vertices, read_proposals, read_scene
 from folk.errors import FolkInputError
 from folk.synthetic import (
@@ -24,7 +26,6 @@ from folk.synthetic import (
 )
 from folk.synthetic.layout import rect_corners, rect_distance, rects_intersect
 from folk.synthetic.render import Renderer
-from PIL import Image
 
 SEED = 7
 

@@ -8,14 +8,13 @@ import shutil
 import numpy as np
 import pytest
 
-from folk.data import read_proposals, read_scene
+from folk.data import ProposalMembership, read_proposals, read_scene
 from folk.data.scene import Proposals, Scene
 from folk.errors import FolkInputError
-from folk.teacher.config import ViewSelectionConfig
+from folk.teacher.config import TeacherConfig, ViewSelectionConfig
 from folk.teacher.pipeline import (
     SceneJob,
     Teacher,
-    TeacherConfig,
     run_teacher,
     shard_jobs,
     targets_path,
@@ -155,8 +154,8 @@ def test_view_selection_config_reaches_the_views(synth, teacher):
     scene = read_scene(s.root, stride=3)
     cfg = TeacherConfig(views=ViewSelectionConfig(k=3, theta_deg=0.0), clip=teacher.config.clip)
     t = Teacher(cfg, vocabulary, clip=teacher.clip)
-    counts = t.visibility(scene, __import__("folk.ops.visibility", fromlist=["x"])
-                          .ProposalMembership.from_masks(read_proposals(s.masks_path).masks))
+    counts = t.visibility(scene,
+                          ProposalMembership.from_masks(read_proposals(s.masks_path).masks))
     views = t.select(scene, counts)
     # theta = 0: plain top-3 by visible points
     for q in range(views.shape[0]):

@@ -1,4 +1,4 @@
-"""The label vote (METHOD.md §5)."""
+"""The label vote (docs/method.md §5)."""
 
 from __future__ import annotations
 

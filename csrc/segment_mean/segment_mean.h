@@ -1,6 +1,6 @@
-// Segment mean (METHOD.md §6): the mean of the point features inside each proposal, from the
+// Segment mean (docs/method.md §6): the mean of the point features inside each proposal, from the
 // proposals' point lists, never from an N x Q dense matrix. The Python wrapper
-// folk/student/segment_mean.py defines the semantics and checks every input once:
+// folk/ops/segment_mean.py defines the semantics and checks every input once:
 //   features (N, C) float32, row-major
 //   offsets  (Q + 1) int64, offsets[0] = 0, non-decreasing, offsets[Q] = len(indices),
 //            and every segment non-empty (offsets[q + 1] > offsets[q])

@@ -9,19 +9,15 @@
 //   d = depth[v*W + u];  visible iff d > 0 and |d - z| <= delta
 // The NumPy reference (folk.ops.reference.visible_pixel_ids) performs the same float32
 // operations in the same order, so floor(u) and the depth test agree bit for bit.
-// On the host the translation unit that includes this header must not contract a*b+c into an
-// FMA (see FOLK_NO_FP_CONTRACT in visibility_cpu.cpp); on the device the __f*_rn intrinsics are
-// never contracted.
+// On the host, the translation unit that includes this header must not contract a*b+c into an
+// FMA: visibility_cpu.cpp says so with a pragma before including it, and CMakeLists.txt compiles
+// folk._C with -ffp-contract=off. On the device the __f*_rn intrinsics are never contracted.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define FOLK_HD __host__ __device__ __forceinline__
-#else
-#define FOLK_HD inline
-#endif
+#include "host_device.h"
 
 namespace folk::visibility {
 
@@ -78,21 +74,24 @@ FOLK_HD int32_t project_pixel(const float* cam, const float* intr, int32_t H, in
   return inside ? pix : -1;
 }
 
-// Whether a point at camera depth z that projects to pixel pix (>= 0) passes the depth test:
-// the depth there is valid (> 0; NaN is invalid) and |d - z| <= delta.
-FOLK_HD bool depth_agrees(const float* depth, int32_t pix, float z, float delta) {
-  const float d = depth[pix];
-  return d > 0.0f && fabsf(f32_add(d, -z)) <= delta;
+// The depth test of a point at camera depth z that projects to pixel pix (from
+// project_pixel(), -1 = nowhere): pix when the depth there is valid (> 0; NaN is invalid) and
+// |d - z| <= delta, else -1. Branch-free (a clamped load and selects) so that the CPU loop over
+// points vectorises; it reads depth[0] when pix < 0, so the image must have a pixel.
+FOLK_HD int32_t depth_tested_pixel(const float* depth, int32_t pix, float z, float delta) {
+  const float d = depth[pix < 0 ? 0 : pix];
+  const bool ok = (pix >= 0) & (d > 0.0f) & (fabsf(f32_add(d, -z)) <= delta);
+  return ok ? pix : -1;
 }
 
 // Flat pixel id v*W + u of a point in one frame, or -1 when the point is behind the camera,
 // outside the image, where the depth is invalid (<= 0, NaN) or off by more than delta.
-//   depth: H*W floats of this frame, metres
+//   depth: H*W floats of this frame, metres; H*W >= 1
 FOLK_HD int32_t visible_pixel(const float* cam, const float* intr, const float* depth, int32_t H,
                               int32_t W, float delta, float X, float Y, float Z) {
   float z;
   const int32_t pix = project_pixel(cam, intr, H, W, X, Y, Z, &z);
-  return pix >= 0 && depth_agrees(depth, pix, z, delta) ? pix : -1;
+  return depth_tested_pixel(depth, pix, z, delta);
 }
 
 }  // namespace folk::visibility

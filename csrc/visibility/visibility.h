@@ -1,6 +1,8 @@
-// Projection and visibility of a scene's points in its depth frames (METHOD.md §1), CPU twin of
-// cuda/visibility/visibility.cu. The Python wrapper folk/ops/visibility.py defines the semantics,
-// checks every input once and prepares the frames on the host:
+// Projection and visibility of a scene's points in its depth frames (docs/method.md §1) on the
+// CPU. Each point's projection and depth test is projection.h's, the code the CUDA kernels
+// (cuda/visibility/) run too; only the loops and the counting of distinct pixels are the CPU's.
+// The Python wrapper folk/ops/visibility.py defines the semantics, checks every input once and
+// prepares the frames on the host:
 //   cam    (F, 12) float32  world-to-camera [R | t], row-major, inverted from the poses in float64
 //   intr   (F, 4)  float32  fx, fy, cx, cy of the depth images
 //   valid  (F,)    uint8    0 for frames whose pose was not finite: nothing is visible there
@@ -10,8 +12,8 @@
 #pragma once
 
 #include <cstdint>
-#include <utility>
-#include <vector>
+
+#include "pixel_csr.h"
 
 namespace pybind11 {
 class module_;
@@ -43,10 +45,11 @@ void counts_cpu(const float* points, int64_t num_points, const FrameSet& frames,
 
 // For each (proposal, frame) pair (pairs: P x 2 int64, row = proposal, frame), the distinct
 // pixels hit by the proposal's visible points, ascending. Returns CSR (offsets P+1, pixels).
-std::pair<std::vector<int64_t>, std::vector<int32_t>> pair_pixels_cpu(
-    const float* points, int64_t num_points, const FrameSet& frames, const Membership& members,
-    const int64_t* pairs, int64_t num_pairs, float delta);
+PixelCsr pair_pixels_cpu(const float* points, int64_t num_points, const FrameSet& frames,
+                         const Membership& members, const int64_t* pairs, int64_t num_pairs,
+                         float delta);
 
-void register_visibility(pybind11::module_& m);
+// folk._C.visibility_counts / visibility_pair_pixels, and folk._C._testing.visible_pixel_ids.
+void register_visibility(pybind11::module_& m, pybind11::module_& testing);
 
 }  // namespace folk::visibility

@@ -1,8 +1,12 @@
-// Thin pybind11 bindings of the CPU visibility kernels. Arguments arrive checked and converted
-// by folk/ops/visibility.py (dtype, C order, shapes, index ranges); here they are only unpacked.
+// pybind11 bindings of the CPU visibility kernels. Arguments arrive checked and converted by
+// folk/ops/visibility.py (dtype, C order, shapes, index ranges); shapes are checked again here.
+// folk._C._testing.visible_pixel_ids exposes projection.h's per-point test (the code the CUDA
+// kernels run) to the tests.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include "numpy_args.h"
+#include "visibility/projection.h"
 #include "visibility/visibility.h"
 
 namespace py = pybind11;
@@ -11,34 +15,49 @@ namespace folk::visibility {
 
 namespace {
 
-template <typename T>
-using carray = py::array_t<T, py::array::c_style>;
+// The inputs both kernels take, shapes checked.
+struct Inputs {
+  const float* points;
+  int64_t num_points;
+  FrameSet frames;
+  Membership membership;
+};
 
-FrameSet frame_set(const carray<float>& cam, const carray<float>& intr,
-                   const carray<uint8_t>& valid, const carray<float>& depths) {
-  return FrameSet{cam.data(), intr.data(), valid.data(), depths.data(),
-                  static_cast<int64_t>(depths.shape(0)), static_cast<int32_t>(depths.shape(1)),
-                  static_cast<int32_t>(depths.shape(2))};
-}
-
-Membership membership(const carray<int64_t>& offsets, const carray<int32_t>& indices) {
-  return Membership{offsets.data(), indices.data(), static_cast<int64_t>(offsets.shape(0) - 1)};
+Inputs inputs(const char* fn, const carray<float>& points, const carray<float>& cam,
+              const carray<float>& intr, const carray<uint8_t>& valid,
+              const carray<float>& depths, const carray<int64_t>& offsets,
+              const carray<int32_t>& indices) {
+  check_array(fn, "points", points, {kAnySize, 3});
+  check_array(fn, "depths", depths, {kAnySize, kAnySize, kAnySize});
+  const int64_t f = depths.shape(0), h = depths.shape(1), w = depths.shape(2);
+  check_image_size(fn, "depths", h, w);
+  check_array(fn, "cam", cam, {f, 12});
+  check_array(fn, "intr", intr, {f, 4});
+  check_array(fn, "valid", valid, {f});
+  check_array(fn, "offsets", offsets, {kAnySize});
+  check_array(fn, "indices", indices, {kAnySize});
+  if (offsets.shape(0) < 1 || offsets.at(offsets.shape(0) - 1) != indices.shape(0)) {
+    throw py::value_error(arg_prefix(fn, "offsets") + "must have Q + 1 entries ending at " +
+                          "len(indices)");
+  }
+  const FrameSet fr{cam.data(), intr.data(), valid.data(), depths.data(),
+                    f,          static_cast<int32_t>(h), static_cast<int32_t>(w)};
+  const Membership mb{offsets.data(), indices.data(), static_cast<int64_t>(offsets.shape(0) - 1)};
+  return Inputs{points.data(), points.shape(0), fr, mb};
 }
 
 py::tuple counts(const carray<float>& points, const carray<float>& cam, const carray<float>& intr,
                  const carray<uint8_t>& valid, const carray<float>& depths,
                  const carray<int64_t>& offsets, const carray<int32_t>& indices, float delta) {
-  const FrameSet fr = frame_set(cam, intr, valid, depths);
-  const Membership mb = membership(offsets, indices);
-  carray<int32_t> out_counts({fr.num_frames, mb.num_proposals});
-  carray<int32_t> out_pixels({fr.num_frames, mb.num_proposals});
+  const Inputs in =
+      inputs("visibility_counts", points, cam, intr, valid, depths, offsets, indices);
+  carray<int32_t> out_counts({in.frames.num_frames, in.membership.num_proposals});
+  carray<int32_t> out_pixels({in.frames.num_frames, in.membership.num_proposals});
   int32_t* c = out_counts.mutable_data();
   int32_t* p = out_pixels.mutable_data();
-  const float* pts = points.data();
-  const int64_t n = points.shape(0);
   {
     py::gil_scoped_release release;
-    counts_cpu(pts, n, fr, mb, delta, c, p);
+    counts_cpu(in.points, in.num_points, in.frames, in.membership, delta, c, p);
   }
   return py::make_tuple(out_counts, out_pixels);
 }
@@ -47,25 +66,46 @@ py::tuple pair_pixels(const carray<float>& points, const carray<float>& cam,
                       const carray<float>& intr, const carray<uint8_t>& valid,
                       const carray<float>& depths, const carray<int64_t>& offsets,
                       const carray<int32_t>& indices, const carray<int64_t>& pairs, float delta) {
-  const FrameSet fr = frame_set(cam, intr, valid, depths);
-  const Membership mb = membership(offsets, indices);
-  const float* pts = points.data();
-  const int64_t n = points.shape(0);
+  const char* fn = "visibility_pair_pixels";
+  const Inputs in = inputs(fn, points, cam, intr, valid, depths, offsets, indices);
+  check_array(fn, "pairs", pairs, {kAnySize, 2});
   const int64_t* pr = pairs.data();
   const int64_t num_pairs = pairs.shape(0);
-  std::pair<std::vector<int64_t>, std::vector<int32_t>> result;
+  PixelCsr result;
   {
     py::gil_scoped_release release;
-    result = pair_pixels_cpu(pts, n, fr, mb, pr, num_pairs, delta);
+    result = pair_pixels_cpu(in.points, in.num_points, in.frames, in.membership, pr, num_pairs,
+                             delta);
   }
-  carray<int64_t> out_offsets(static_cast<py::ssize_t>(result.first.size()), result.first.data());
-  carray<int32_t> out_pix(static_cast<py::ssize_t>(result.second.size()), result.second.data());
-  return py::make_tuple(out_offsets, out_pix);
+  return to_numpy(result);
+}
+
+// ---- folk._C._testing ---------------------------------------------------------------------
+
+carray<int32_t> pixel_ids(const carray<float>& points, const carray<float>& cam,
+                          const carray<float>& intr, const carray<float>& depth, float delta) {
+  const char* fn = "visible_pixel_ids";
+  check_array(fn, "points", points, {kAnySize, 3});
+  check_array(fn, "cam", cam, {12});
+  check_array(fn, "intr", intr, {4});
+  check_array(fn, "depth", depth, {kAnySize, kAnySize});
+  const int32_t h = static_cast<int32_t>(depth.shape(0)), w = static_cast<int32_t>(depth.shape(1));
+  check_image_size(fn, "depth", h, w);
+  const int64_t n = points.shape(0);
+  carray<int32_t> out(n);
+  const float* p = points.data();
+  int32_t* o = out.mutable_data();
+  for (int64_t i = 0; i < n; ++i) {
+    o[i] = h * w == 0 ? -1
+                      : visible_pixel(cam.data(), intr.data(), depth.data(), h, w, delta,
+                                      p[3 * i], p[3 * i + 1], p[3 * i + 2]);
+  }
+  return out;
 }
 
 }  // namespace
 
-void register_visibility(py::module_& m) {
+void register_visibility(py::module_& m, py::module_& testing) {
   m.def("visibility_counts", &counts, py::arg("points"), py::arg("cam"), py::arg("intr"),
         py::arg("valid"), py::arg("depths"), py::arg("offsets"), py::arg("indices"),
         py::arg("delta"),
@@ -74,6 +114,9 @@ void register_visibility(py::module_& m) {
         py::arg("intr"), py::arg("valid"), py::arg("depths"), py::arg("offsets"),
         py::arg("indices"), py::arg("pairs"), py::arg("delta"),
         "CSR (offsets, pixels) of the distinct visible pixels of (proposal, frame) pairs.");
+  testing.def("visible_pixel_ids", &pixel_ids, py::arg("points"), py::arg("cam"),
+              py::arg("intr"), py::arg("depth"), py::arg("delta"),
+              "(N,) int32: each point's visible pixel in one frame, or -1 (projection.h).");
 }
 
 }  // namespace folk::visibility

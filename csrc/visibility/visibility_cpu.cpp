@@ -3,8 +3,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
-#include <utility>
 #include <vector>
 
 #ifdef FOLK_HAVE_OPENMP
@@ -64,18 +62,15 @@ void project_frame(const float* __restrict X, const float* __restrict Y,
 }
 
 // Depth test of every projected point: pix[i] becomes -1 unless the depth at pix[i] is valid
-// and within delta of zbuf[i]. Branch-free (a gather and selects), so it vectorises; the same
-// comparisons as depth_agrees().
+// and within delta of zbuf[i] -- depth_tested_pixel(), the test the CUDA kernel runs too. It is
+// branch-free (a gather and selects), so this loop vectorises as well.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 __attribute__((target_clones("avx2", "default")))
 #endif
 void depth_test_frame(const float* __restrict depth, const float* __restrict zbuf,
                       int64_t num_points, float delta, int32_t* __restrict pix) {
   for (int64_t i = 0; i < num_points; ++i) {
-    const int32_t p = pix[i];
-    const float d = depth[p < 0 ? 0 : p];
-    const bool ok = (p >= 0) & (d > 0.0f) & (fabsf(d - zbuf[i]) <= delta);
-    pix[i] = ok ? p : -1;
+    pix[i] = depth_tested_pixel(depth, pix[i], zbuf[i], delta);
   }
 }
 
@@ -108,7 +103,7 @@ void counts_cpu(const float* points, int64_t num_points, const FrameSet& fr,
     for (int64_t f = 0; f < F; ++f) {
       int32_t* counts_row = out_counts + f * Q;
       int32_t* pixels_row = out_pixels + f * Q;
-      if (!fr.valid[f]) {
+      if (!fr.valid[f] || num_pixels == 0) {  // nothing is visible there
         std::fill(counts_row, counts_row + Q, 0);
         std::fill(pixels_row, pixels_row + Q, 0);
         continue;
@@ -141,9 +136,9 @@ void counts_cpu(const float* points, int64_t num_points, const FrameSet& fr,
   }
 }
 
-std::pair<std::vector<int64_t>, std::vector<int32_t>> pair_pixels_cpu(
-    const float* points, int64_t /*num_points*/, const FrameSet& fr, const Membership& mb,
-    const int64_t* pairs, int64_t num_pairs, float delta) {
+PixelCsr pair_pixels_cpu(const float* points, int64_t /*num_points*/, const FrameSet& fr,
+                         const Membership& mb, const int64_t* pairs, int64_t num_pairs,
+                         float delta) {
   const int64_t num_pixels = static_cast<int64_t>(fr.height) * fr.width;
   std::vector<std::vector<int32_t>> lists(static_cast<size_t>(num_pairs));
 #pragma omp parallel
@@ -153,7 +148,7 @@ std::pair<std::vector<int64_t>, std::vector<int32_t>> pair_pixels_cpu(
     for (int64_t k = 0; k < num_pairs; ++k) {
       const int64_t q = pairs[2 * k];
       const int64_t f = pairs[2 * k + 1];
-      if (!fr.valid[f]) continue;
+      if (!fr.valid[f] || num_pixels == 0) continue;
       const float* cam = fr.cam + f * 12;
       const float* intr = fr.intr + f * 4;
       const float* depth = frame_depth(fr, f);
@@ -168,13 +163,7 @@ std::pair<std::vector<int64_t>, std::vector<int32_t>> pair_pixels_cpu(
       std::sort(out.begin(), out.end());
     }
   }
-  std::vector<int64_t> offsets(static_cast<size_t>(num_pairs) + 1, 0);
-  for (int64_t k = 0; k < num_pairs; ++k) offsets[k + 1] = offsets[k] + lists[k].size();
-  std::vector<int32_t> flat(static_cast<size_t>(offsets[num_pairs]));
-  for (int64_t k = 0; k < num_pairs; ++k) {
-    std::copy(lists[k].begin(), lists[k].end(), flat.begin() + offsets[k]);
-  }
-  return {std::move(offsets), std::move(flat)};
+  return concatenate(lists);
 }
 
 }  // namespace folk::visibility

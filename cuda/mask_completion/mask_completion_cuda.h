@@ -1,8 +1,12 @@
-// Launcher of the CUDA mask-completion kernel (cuda/mask_completion/mask_completion.cu). All
-// pointers are device pointers prepared and checked by folk/ops/mask_completion.py.
+// Launchers of the CUDA mask-completion kernels (cuda/mask_completion/mask_completion.cu). All
+// pointers are device pointers checked by mask_completion_bind.cpp (dtypes, shapes, device) and
+// prepared by folk/ops/mask_completion.py, which also checks the pixel ids and offsets; the
+// kernels skip what is out of range rather than read or write out of bounds.
 #pragma once
 
 #include <cstdint>
+
+#include "mask_completion/completion.h"
 
 namespace pybind11 {
 class module_;
@@ -10,26 +14,33 @@ class module_;
 
 namespace folk::cuda::mask_completion {
 
-struct MaskArgs {
-  const int64_t* offsets;       // (P + 1) CSR of the sparse masks
-  const int32_t* pixels;        // flat pixel ids y * W + x
+// CSR pixel lists of the masks: mask k holds pixels[offsets[k]:offsets[k+1]], flat ids y*W + x.
+struct MaskList {
+  const int64_t* offsets;  // (num_masks + 1)
+  const int32_t* pixels;   // (num_pixels)
   int64_t num_masks;
-  int32_t width;
-  const int32_t* crops;         // (P, 4) x0, y0, cw, ch of each mask's crop (cw*ch may be 0)
-  const int64_t* crop_offsets;  // (P + 1) start of each crop in the buffers below
-  uint8_t* out;                 // (total crop area) the completed crops, row-major
-  uint8_t* scratch8;            // (total crop area)
-  int32_t* scratch_a;           // (total crop area)
-  int32_t* scratch_b;           // (total crop area)
-  int32_t radius;
-  int32_t kernel_size;
-  const int32_t* kernel;        // (kernel_size) device copy of the 1-D weights
-  int64_t threshold;
-  int32_t directions;
-  int32_t iterations;
+  int64_t num_pixels;
 };
 
-void launch_complete(const MaskArgs& args, void* stream);
+// Every mask's crop (folk::mask_completion::mask_crop) -> crops (num_masks, 4) int32 rows
+// x0, y0, width, height.
+void launch_crops(const MaskList& masks, int32_t height, int32_t width, int32_t radius,
+                  int32_t iterations, int32_t* crops, void* stream);
+
+struct CompleteArgs {
+  MaskList masks;
+  int32_t width;                // W of the image
+  const int32_t* crops;         // (num_masks, 4) from launch_crops (width * height may be 0)
+  const int64_t* crop_offsets;  // (num_masks + 1) start of each crop in the buffers below
+  int64_t buffer_size;          // entries of each buffer
+  uint8_t* out;                 // the completed crops, row-major, 1 = in the mask
+  uint8_t* grown;               // scratch
+  int32_t* tmp;                 // scratch
+  int32_t* rho;                 // scratch
+  folk::mask_completion::Params params;  // params.kernel in device memory
+};
+
+void launch_complete(const CompleteArgs& args, void* stream);
 
 void register_mask_completion(pybind11::module_& m);
 

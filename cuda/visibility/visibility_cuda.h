@@ -1,6 +1,7 @@
 // Launchers of the CUDA visibility kernels (cuda/visibility/visibility.cu). All pointers are
-// device pointers handed over by folk/ops/visibility.py, which checks shapes, dtypes, devices and
-// index ranges and prepares the frames exactly as for the CPU kernel (csrc/visibility/).
+// device pointers checked by visibility_bind.cpp (dtypes, shapes, device) and prepared by
+// folk/ops/visibility.py exactly as for the CPU kernel (csrc/visibility/), which also checks the
+// index ranges; the kernels skip out-of-range indices rather than read out of bounds.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@ namespace folk::cuda::visibility {
 
 struct PairArgs {
   const float* points;      // (N, 3)
+  int64_t num_points;       // N
   const float* cam;         // (F, 12) world-to-camera [R | t]
   const float* intr;        // (F, 4) fx, fy, cx, cy
   const uint8_t* valid;     // (F,)
@@ -22,6 +24,7 @@ struct PairArgs {
   int32_t width;
   const int64_t* offsets;   // (Q + 1) CSR membership
   const int32_t* indices;   // (nnz)
+  int64_t num_indices;      // nnz
   int64_t num_proposals;
   const int64_t* pairs;     // (P, 2) proposal, frame; nullptr = every (frame, proposal), f-major
   int64_t num_pairs;        // P, or F * Q when pairs is nullptr
@@ -35,9 +38,9 @@ void launch_counts(const PairArgs& args, int32_t* out_counts, int32_t* out_pixel
                    void* stream);
 
 // Per pair: its distinct pixels written (unsorted) to out_pixels[out_offsets[k]:...]; the
-// offsets come from launch_counts' distinct-pixel counts.
+// offsets come from launch_counts' distinct-pixel counts. Writes beyond out_size are dropped.
 void launch_pixels(const PairArgs& args, const int64_t* out_offsets, int32_t* out_pixels,
-                   void* stream);
+                   int64_t out_size, void* stream);
 
 void register_visibility(pybind11::module_& m);
 

@@ -1,9 +1,11 @@
 """folk: fast open-vocabulary 3D instance segmentation by label-guided knowledge distillation.
 
-The data path, one subpackage per step::
+The data path, one subpackage per step, in the layer order :mod:`folk.layers` defines (an
+import only ever points to an earlier step)::
 
-    data (scenes, frames, proposals, features, GT)  ->  ops (compiled kernels)
-    -> teacher  ->  distillation  ->  student  ->  predictions  ->  evaluation  ->  export
+    data (scenes, proposals, features, GT, vocabularies) -> synthetic -> features
+    -> proposals -> ops (compiled kernels) -> clip -> teacher -> student -> distill
+    -> predict -> evaluation, with the command line (folk.cli) on top
 
 Importing folk never needs a GPU; the compiled extensions are loaded on first use
 (see :mod:`folk.ops.extensions`).

@@ -1,4 +1,5 @@
-"""Errors folk raises on purpose. Anything else escaping folk is a bug."""
+"""Errors folk raises on purpose, and the warnings it issues. Anything else escaping folk is a
+bug. This module is the bottom of the layer order (:mod:`folk.layers`): every step may use it."""
 
 from __future__ import annotations
 
@@ -23,3 +24,10 @@ class FolkInputError(FolkError, ValueError):
 
 class FolkExtensionError(FolkError, RuntimeError):
     """A compiled extension (folk._C / folk._cuda) or a GPU is not available."""
+
+
+class NonFinitePoseWarning(UserWarning):
+    """A frame was skipped because its camera pose holds NaN or inf (or cannot be inverted).
+
+    Issued by the scene reader (:func:`folk.data.read_scene`) and by the visibility kernels
+    (:func:`folk.ops.visibility.visibility_counts`)."""

@@ -30,10 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from folk.clip.defaults import DEFAULT_MODEL
 from folk.errors import FolkInputError
 
-#: The packaged default: the project's small CLIP (synthetic vocabulary only).
-DEFAULT_MODEL = "folk-small-clip"
 PACKAGE_DIR = Path(__file__).resolve().parent
 MODEL_CONFIG_DIR = PACKAGE_DIR / "model_configs"
 WEIGHTS_DIR = PACKAGE_DIR / "weights"

@@ -1,4 +1,4 @@
-"""Mask pooling of dense CLIP features (METHOD.md §4, after MaskCLIP++).
+"""Mask pooling of dense CLIP features (docs/method.md §4, after MaskCLIP++).
 
 A proposal's 2D mask in a frame becomes patch weights ``m ∈ [0, 1]^{h×w}``: the fraction of each
 patch's area the mask covers (:func:`area_weights`). Two ways to turn them into an embedding:
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-POOLINGS = ("mean", "attention")
+from folk.clip.defaults import POOLINGS
 
 
 def _overlap_matrix(n: int, k: int) -> np.ndarray:

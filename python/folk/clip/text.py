@@ -18,14 +18,16 @@ import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from folk.clip.loader import ClipModel
+from folk.clip.defaults import TEMPLATE
 from folk.files import save_npz
 
-#: The teacher's prompt (METHOD.md §5).
-TEMPLATE = "a {} in the scene"
+if TYPE_CHECKING:
+    from folk.clip.loader import ClipModel
+
 CACHE_VERSION = 1
 
 

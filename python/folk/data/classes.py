@@ -1,4 +1,6 @@
-"""The class vocabularies shipped with folk (copies of ScanNet200's and Replica's lists)."""
+"""The class vocabularies shipped with folk: copies of ScanNet200's and Replica's lists, and the
+classes of folk's synthetic scenes (ScanNet200 names; the generator, :mod:`folk.synthetic`,
+furnishes rooms with them)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,13 @@ from importlib import resources
 from folk.errors import FolkInputError
 
 DATASETS = ("scannet200", "replica")
+
+#: Object classes of folk's synthetic scenes (ScanNet200 names, so they carry ScanNet200's label
+#: ids), in a fixed order: the ``synthetic`` vocabulary.
+SYNTHETIC_CLASSES: tuple[str, ...] = (
+    "chair", "table", "desk", "couch", "bed", "cabinet", "bookshelf", "nightstand", "stool",
+    "toilet", "trash can", "lamp", "plant", "box", "monitor", "pillow",
+)
 _FILES = {"scannet200": "scannet200.json", "replica": "replica48.json"}
 
 

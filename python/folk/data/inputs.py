@@ -1,5 +1,5 @@
 """Readers of the per-scene inputs that arrive as files beside a scan: Mask3D proposals and
-scores, point features, and ground truth (formats in FORMATS.md)."""
+scores, point features, and ground truth (formats in docs/formats.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Reading a scene laid out as ScanNet's SensReader export (and its Open-YOLO 3D and Replica
-variants, see FORMATS.md) into a :class:`~folk.data.scene.Scene`.
+variants, see docs/formats.md) into a :class:`~folk.data.scene.Scene`.
 
 Everything is checked up front, with errors naming the file: missing or extra frames, unreadable
 or wrongly sized images (first frame eagerly; every frame again when it is loaded), proposals and
@@ -19,13 +19,9 @@ from folk.data.images import image_size
 from folk.data.layout import LAYOUTS, DatasetLayout
 from folk.data.ply import read_ply_vertices
 from folk.data.scene import Frame, Intrinsics, Scene
-from folk.errors import FolkInputError
+from folk.errors import FolkInputError, NonFinitePoseWarning
 
 _NUMBERED = re.compile(r"^(\d+)$")
-
-
-class NonFinitePoseWarning(UserWarning):
-    """A frame was skipped because its camera pose holds NaN or inf."""
 
 
 def _numbered_files(folder: Path, suffixes: tuple[str, ...]) -> dict[int, Path]:

@@ -128,9 +128,15 @@ class Scene:
 
 @dataclass
 class Proposals:
-    """Class-agnostic instance proposals over a scene's points."""
+    """Class-agnostic instance proposals over a scene's points.
 
-    masks: np.ndarray  # (N, Q) bool
+    ``masks`` is ``(N, Q)`` bool, **one column per proposal** (Mask3D's layout). This is folk's
+    one mask orientation: :class:`folk.predict.instances.InstancePrediction` and
+    :class:`folk.predict.predictor.ScenePrediction` hold their masks the same way, and
+    :class:`folk.data.membership.ProposalMembership` is the compact form of the same columns.
+    """
+
+    masks: np.ndarray  # (N, Q) bool, column q = proposal q
     scores: np.ndarray  # (Q,) float32
 
     def __post_init__(self) -> None:
@@ -139,8 +145,11 @@ class Proposals:
             raise FolkInputError(f"proposal masks must be (N, Q), got {self.masks.shape}")
         self.scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
         if self.scores.shape[0] != self.masks.shape[1]:
-            raise FolkInputError(f"{self.masks.shape[1]} proposals but "
-                                 f"{self.scores.shape[0]} scores")
+            q = self.scores.shape[0]
+            hint = (" (the masks look like Q x N: pass masks.T)"
+                    if self.masks.shape[0] == q else "")
+            raise FolkInputError(f"{self.masks.shape[1]} proposals but {q} scores; masks must "
+                                 f"be N x Q, one column per proposal{hint}")
 
     @property
     def num_points(self) -> int:

@@ -18,11 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from folk.data.classes import DATASETS, load_class_list
+from folk.data.classes import DATASETS, SYNTHETIC_CLASSES, load_class_list
 from folk.errors import FolkInputError
 from folk.files import save_npz
 
 TEXT_EMBEDDINGS_VERSION = 1
+#: The file ``folk distill`` writes beside its checkpoints (the teacher's vocabulary embedded),
+#: where ``folk predict`` looks first.
+CHECKPOINT_TEXT_EMBEDDINGS = "text_embeddings.npz"
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,9 @@ def resolve_vocabulary(spec: str | Path) -> Vocabulary:
     """The vocabulary a command-line value names (see the module docstring)."""
     spec_s = str(spec)
     if spec_s == "synthetic":
-        from folk.synthetic.config import VOCABULARY, VOCABULARY_IDS
-
-        return Vocabulary(VOCABULARY, tuple(VOCABULARY_IDS[n] for n in VOCABULARY), spec_s)
+        scannet200 = load_class_list("scannet200")
+        return Vocabulary(SYNTHETIC_CLASSES,
+                          tuple(scannet200.id_of(n) for n in SYNTHETIC_CLASSES), spec_s)
     if spec_s in DATASETS:
         classes = load_class_list(spec_s)
         return Vocabulary(classes.names, classes.ids, spec_s)

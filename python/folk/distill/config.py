@@ -8,24 +8,42 @@ import dataclasses
 from dataclasses import dataclass
 
 from folk.errors import FolkInputError
+from folk.student.classify import DEFAULT_TAU_L
 
 
 @dataclass(frozen=True)
 class DistillConfig:
-    # Student (VL-adapter: Linear(C, hidden) -> activation -> Linear(hidden, D)).
-    hidden: int = 512  # ours
-    activation: str = "gelu"  # ours
-    # Loss L = lambda_con * L_con + lambda_ce * L_ce (METHOD.md §7).
-    lambda_con: float = 0.2  # paper (best of its ablation)
-    lambda_ce: float = 0.8  # paper
-    tau_c: float = 0.07  # ours (the usual InfoNCE temperature)
-    tau_l: float = 0.01  # ours (CLIP's learned logit scale is 100 = 1/0.01); reused at inference
-    # Optimisation: AdamW, cosine decay of the learning rate per step, no warm-up.
-    epochs: int = 30  # ours
-    lr: float = 1e-3  # ours
-    weight_decay: float = 1e-4  # ours
-    lr_schedule: str = "cosine"  # ours; or "constant"
-    batch_proposals: int = 256  # ours: proposals per batch (per process), the InfoNCE negatives
+    """Everything that shapes a distillation run (``folk distill`` has one option per field).
+
+    Attributes:
+        hidden: hidden width of the adapter, Linear(C, hidden) -> activation ->
+            Linear(hidden, D). Ours.
+        activation: adapter activation: gelu, relu, silu or tanh. Ours.
+        lambda_con: weight of the contrastive loss, L = lambda_con * L_con + lambda_ce * L_ce
+            (docs/method.md §7). Paper: 0.2, the best of its ablation.
+        lambda_ce: weight of the label loss. Paper: 0.8.
+        tau_c: InfoNCE temperature. Ours: the usual 0.07.
+        tau_l: classification temperature, kept in the checkpoint for inference. Ours
+            (folk.student.classify.DEFAULT_TAU_L).
+        epochs: training epochs. Ours.
+        lr: peak learning rate of AdamW. Ours.
+        weight_decay: AdamW weight decay. Ours.
+        lr_schedule: cosine (decay per step, no warm-up) or constant. Ours.
+        batch_proposals: proposals per batch and process, the InfoNCE negatives. Ours.
+        seed: seed of the initialisation and of the data order.
+    """
+
+    hidden: int = 512
+    activation: str = "gelu"
+    lambda_con: float = 0.2
+    lambda_ce: float = 0.8
+    tau_c: float = 0.07
+    tau_l: float = DEFAULT_TAU_L
+    epochs: int = 30
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    lr_schedule: str = "cosine"
+    batch_proposals: int = 256
     seed: int = 0
 
     def validate(self) -> DistillConfig:

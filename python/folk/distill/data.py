@@ -5,7 +5,7 @@ target ē and its voted label c*.
 Directory convention (one file per scene, found by scene name):
 
 - ``--targets DIR``: ``<DIR>/<scene>.npz``, teacher targets (:mod:`folk.teacher.targets`);
-- ``--features`` / ``--proposals``: as :mod:`folk.predict.inputs` describes. The targets'
+- ``--features`` / ``--proposals``: as :mod:`folk.student.inputs` describes. The targets'
   proposals are the columns of the proposals file, in the same order.
 
 Every scene must share the teacher's vocabulary and text embeddings.
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from folk.errors import FolkInputError
-from folk.predict.inputs import SceneInputs
-from folk.student.segment_mean import pool_proposals
+from folk.ops.segment_mean import pool_proposals
+from folk.student.inputs import SceneInputs
 from folk.teacher.targets import TeacherTargets, load_targets
 
 

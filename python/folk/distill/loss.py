@@ -1,4 +1,4 @@
-"""Label-guided distillation loss (METHOD.md §7).
+"""Label-guided distillation loss (docs/method.md §7).
 
 For the B proposals of a batch that have a teacher view (``labels >= 0``), with student
 embeddings f_i, teacher targets ē_i and text embeddings t_c (all L2-normalised here):
@@ -17,7 +17,10 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from folk.distill.config import DistillConfig
 from folk.errors import FolkInputError
+
+_DEFAULTS = DistillConfig()  # the weights and temperatures default to the config's
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,10 @@ class LossTerms:
 
 
 def distillation_loss(student: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor,
-                      text_embeddings: torch.Tensor, *, lambda_con: float = 0.2,
-                      lambda_ce: float = 0.8, tau_c: float = 0.07, tau_l: float = 0.01,
-                      ) -> LossTerms:
+                      text_embeddings: torch.Tensor, *,
+                      lambda_con: float = _DEFAULTS.lambda_con,
+                      lambda_ce: float = _DEFAULTS.lambda_ce, tau_c: float = _DEFAULTS.tau_c,
+                      tau_l: float = _DEFAULTS.tau_l) -> LossTerms:
     """The loss of one batch. ``student`` ``(B, D)``, ``targets`` ``(B, D)``, ``labels`` ``(B,)``
     (−1 = no teacher view), ``text_embeddings`` ``(C, D)``.
 

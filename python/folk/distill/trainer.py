@@ -1,4 +1,4 @@
-"""Distillation: train the VL-adapter on teacher targets (METHOD.md §7).
+"""Distillation: train the VL-adapter on teacher targets (docs/method.md §7).
 
 Only the adapter is trained; the point features are frozen, so each proposal's segment mean is
 computed once when the data is loaded (:mod:`folk.distill.data`) and an epoch is a pass over
@@ -137,60 +137,6 @@ def validate(model: VLAdapter, data: DistillData, config: DistillConfig,
     return {"val_agreement": agree, "val_loss": total / count, "val_proposals": int(count)}
 
 
-class APValidator:
-    """AP of the student's predictions on validation scenes with GT (ScanNet200 protocol via
-    :mod:`folk.evaluation`), as ``folk predict`` would make them. ``label_ids``: benchmark
-    label id of each vocabulary entry.
-
-    Everything that does not depend on the adapter — the proposals after NMS (as CSR), their
-    pooled features, the GT — is computed once here, so an epoch's validation costs one adapter
-    forward per scene and the evaluation.
-    """
-
-    def __init__(self, inputs, scenes: list[str], gt_dir: str | Path, dataset: str,
-                 text_embeddings: np.ndarray, label_ids, tau_l: float,
-                 nms_iou: float = 0.9, progress: bool = False):
-        from tqdm import tqdm
-
-        from folk.data.inputs import read_ground_truth
-        from folk.proposals.csr import masks_to_csr
-        from folk.proposals.nms import mask_nms
-        from folk.student.segment_mean import segment_mean
-
-        self.dataset = dataset
-        self.text_embeddings = np.asarray(text_embeddings, dtype=np.float32)
-        self.label_ids = np.asarray(label_ids, dtype=np.int64)
-        self.tau_l = tau_l
-        self.scenes: dict[str, tuple] = {}
-        for scene in tqdm(list(scenes), desc="AP validation scenes", disable=not progress):
-            features, proposals = inputs.load(scene)
-            gt = read_ground_truth(Path(gt_dir) / f"{scene}.txt", proposals.num_points).ids
-            csr = masks_to_csr(proposals.masks)
-            keep = mask_nms(None, proposals.scores, nms_iou, csr=csr)
-            kept = csr.select(keep)
-            pooled = (segment_mean(features.features, kept) if len(keep)
-                      else np.zeros((0, features.dim), np.float32))
-            self.scenes[scene] = (gt, kept, proposals.scores[keep], pooled)
-
-    @torch.no_grad()
-    def __call__(self, model: VLAdapter) -> dict[str, float | None]:
-        from folk.evaluation.evaluator import Evaluator
-        from folk.evaluation.prediction import InstancePrediction
-        from folk.predict.predictor import classify_embeddings
-
-        model.eval()
-        device = next(model.parameters()).device
-        ev = Evaluator(self.dataset)
-        for scene, (gt, kept, scores, pooled) in self.scenes.items():
-            emb = model(torch.from_numpy(pooled).to(device)).cpu().numpy()
-            order, cls, _, conf = classify_embeddings(emb, scores, self.text_embeddings,
-                                                      self.tau_l)
-            masks = kept.to_masks()[:, order].T
-            ev.add_scene(scene, gt, InstancePrediction(masks, self.label_ids[cls], conf))
-        r = ev.result()
-        return {"ap": r.ap, "ap50": r.ap50, "ap25": r.ap25}
-
-
 # ---- checkpoints ---------------------------------------------------------------------------
 
 def _clip_info(teacher_meta: dict[str, Any]) -> dict[str, str]:
@@ -245,23 +191,208 @@ def _differences(saved: dict, now: dict) -> list[str]:
     return [f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in keys if saved.get(k) != now.get(k)]
 
 
-# ---- training ------------------------------------------------------------------------------
+# ---- the steps of a run -------------------------------------------------------------------
 
-def _better(entry: dict[str, Any], metric: str, higher: bool, history: list[dict[str, Any]],
-            best_epoch: int | None) -> bool:
-    """Whether ``entry`` beats the best epoch so far: by ``metric``; on a tie (label agreement
-    often saturates early on easy data) by the lower validation loss."""
-    value = entry.get(metric)
-    if value is None:
-        return False
-    if best_epoch is None:
+@dataclass
+class _Best:
+    """How ``best.pt`` is chosen, and the best epoch so far (1-based)."""
+
+    metric: str  # "ap", "val_agreement" or "loss"
+    epoch: int | None = None
+    value: float | None = None
+
+    @classmethod
+    def for_run(cls, data: DistillData, ap_validator: Callable | None) -> _Best:
+        """By AP with a validator, else by label agreement on validation scenes, else by the
+        training loss."""
+        return cls("ap" if ap_validator is not None
+                   else "val_agreement" if data.val.num_valid else "loss")
+
+    @property
+    def higher(self) -> bool:
+        return self.metric != "loss"
+
+    def update(self, entry: dict[str, Any], history: list[dict[str, Any]]) -> bool:
+        """Record ``entry`` (the last of ``history``) when it beats the best epoch: by the
+        metric; on a tie (label agreement often saturates early on easy data) by the lower
+        validation loss. Returns whether it did."""
+        value = entry.get(self.metric)
+        if value is None:
+            return False
+        if self.epoch is not None and not self._beats(entry, history[self.epoch - 1]):
+            return False
+        self.epoch, self.value = int(entry["epoch"]), float(value)
         return True
-    best = history[best_epoch - 1]
-    if value != best[metric]:
-        return value > best[metric] if higher else value < best[metric]
-    tie_loss, best_loss = entry.get("val_loss"), best.get("val_loss")
-    return tie_loss is not None and best_loss is not None and tie_loss < best_loss
 
+    def _beats(self, entry: dict[str, Any], best: dict[str, Any]) -> bool:
+        value, old = entry[self.metric], best[self.metric]
+        if value != old:
+            return value > old if self.higher else value < old
+        tie_loss, best_loss = entry.get("val_loss"), best.get("val_loss")
+        return tie_loss is not None and best_loss is not None and tie_loss < best_loss
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "epoch": self.epoch, "value": self.value}
+
+
+def _new_model(data: DistillData, config: DistillConfig, dev: torch.device,
+               ) -> tuple[VLAdapter, torch.optim.Optimizer]:
+    """The adapter initialised from ``config.seed``, and its optimizer."""
+    if data.text_embeddings.shape[1] != data.train.targets.shape[1]:
+        raise FolkInputError("teacher targets and text embeddings differ in dimension")
+    torch.manual_seed(config.seed)
+    model = VLAdapter(data.feature_dim, config.hidden, data.target_dim, config.activation)
+    model.to(dev)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    return model, optimizer
+
+
+def _restore(out_dir: Path, resume: bool, config: DistillConfig, description: dict[str, Any],
+             model: VLAdapter, optimizer: torch.optim.Optimizer, best: _Best,
+             log: Callable[[str], None]) -> tuple[list[dict[str, Any]], int]:
+    """``(history, epochs done)``: of ``last.pt`` when resuming (weights, optimizer, RNG and
+    best epoch restored, after checking the run had the same settings and data), else empty.
+    A directory that holds a run is only continued with ``resume``."""
+    last = out_dir / "last.pt"
+    if not last.exists():
+        if resume:
+            log(f"folk distill: nothing to resume in {out_dir}; starting from scratch")
+        return [], 0
+    if not resume:
+        raise FolkInputError("holds a run already (last.pt): pass --resume to continue it "
+                             "or choose another output directory", out_dir)
+    state = load_training_checkpoint(last)
+    diffs = _differences(state["config"], config.to_dict())
+    diffs += _differences(state["data"], description)
+    diffs += _differences({"best metric": state["best"]["metric"]}, {"best metric": best.metric})
+    if diffs:
+        raise FolkInputError("cannot resume: the run was started with other settings or data ("
+                             + "; ".join(diffs[:6]) + ")", last)
+    model.load_state_dict(state["adapter"]["state_dict"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    best.epoch, best.value = state["best"]["epoch"], state["best"]["value"]
+    done = int(state["epoch"])
+    log(f"folk distill: resuming after epoch {done} from {last}")
+    return list(state["history"]), done
+
+
+def _parallel(model: VLAdapter, dist: _Dist, dev: torch.device) -> torch.nn.Module:
+    """The module the steps run: DistributedDataParallel over several processes."""
+    if dist.world == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+
+def _write_run_files(out_dir: Path, config: DistillConfig, data: DistillData,
+                     description: dict[str, Any], processes: int) -> None:
+    """``config.json`` and the vocabulary's ``text_embeddings.npz`` (what predict reads)."""
+    from folk.data.vocabulary import (
+        CHECKPOINT_TEXT_EMBEDDINGS,
+        TextEmbeddings,
+        save_text_embeddings,
+    )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "config.json", {"config": config.to_dict(), "data": description,
+                                         "teacher": data.teacher_meta, "processes": processes})
+    save_text_embeddings(out_dir / CHECKPOINT_TEXT_EMBEDDINGS, TextEmbeddings(
+        data.vocabulary, data.text_embeddings, _clip_info(data.teacher_meta).get("identity", "")))
+
+
+def _adapter_meta(data: DistillData, config: DistillConfig) -> dict[str, Any]:
+    """What the checkpoint tells prediction: τ_l, the features, the CLIP and its prompt."""
+    return {"tau_l": config.tau_l, "features": data.feature_name,
+            "clip": _clip_info(data.teacher_meta),
+            "template": str(data.teacher_meta.get("template") or ""),
+            "vocabulary_trained": len(data.vocabulary)}
+
+
+class _Batches:
+    """The training table on the device and the batch order: epoch ``e`` visits the rows in
+    an order drawn from a generator seeded by ``(seed, e)``; at step ``s`` process ``r`` takes
+    batch ``s·K + r`` of that order (wrapping around)."""
+
+    def __init__(self, data: DistillData, config: DistillConfig, dist: _Dist,
+                 dev: torch.device):
+        self.x = torch.from_numpy(data.train.pooled).to(dev)
+        self.targets = torch.from_numpy(data.train.targets).to(dev)
+        self.labels = torch.from_numpy(data.train.labels).to(dev)
+        self.text = torch.from_numpy(data.text_embeddings).to(dev)
+        self.rows = data.train.num_rows
+        self.size, self.seed, self.dev, self.dist = config.batch_proposals, config.seed, dev, dist
+        self.num_batches = math.ceil(self.rows / self.size)
+        self.steps = math.ceil(self.num_batches / dist.world)  # per epoch
+
+    def order(self, epoch: int) -> tuple[torch.Tensor, ...]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(self.rows, generator=g).split(self.size)
+
+    def rows_of(self, order: tuple[torch.Tensor, ...], step: int) -> torch.Tensor:
+        return order[(step * self.dist.world + self.dist.rank) % self.num_batches].to(self.dev)
+
+
+def _train_epoch(module: torch.nn.Module, optimizer: torch.optim.Optimizer, batches: _Batches,
+                 config: DistillConfig, epoch: int, dist: _Dist, progress: bool,
+                 ) -> dict[str, Any]:
+    """One pass over the training table; the epoch's mean losses (over processes) and the
+    last learning rate."""
+    from tqdm import tqdm
+
+    module.train()
+    order = batches.order(epoch)
+    total_steps = batches.steps * config.epochs
+    sums, count = np.zeros(3), 0
+    bar = tqdm(range(batches.steps), desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
+               disable=not (progress and dist.main), leave=False)
+    for step in bar:
+        lr = learning_rate(config, epoch * batches.steps + step, total_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        idx = batches.rows_of(order, step)
+        terms = distillation_loss(module(batches.x[idx]), batches.targets[idx],
+                                  batches.labels[idx], batches.text,
+                                  lambda_con=config.lambda_con, lambda_ce=config.lambda_ce,
+                                  tau_c=config.tau_c, tau_l=config.tau_l)
+        optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        optimizer.step()
+        value = float(terms.total.detach())
+        sums += terms.count * np.array([value, float(terms.contrastive), float(terms.label)])
+        count += terms.count
+        bar.set_postfix(loss=f"{value:.4f}")
+    bar.close()
+    loss, con, ce = dist.mean(list(sums / max(count, 1)))
+    return {"epoch": epoch + 1, "loss": loss, "loss_con": con, "loss_ce": ce, "lr": lr}
+
+
+def _save_epoch(out_dir: Path, model: VLAdapter, optimizer: torch.optim.Optimizer,
+                meta: dict[str, Any], config: DistillConfig, description: dict[str, Any],
+                history: list[dict[str, Any]], best: _Best, improved: bool) -> None:
+    """``last.pt`` (and ``best.pt`` when the epoch improved) with everything a bitwise resume
+    needs, and ``history.json``; each written atomically."""
+    state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+             "epoch": int(history[-1]["epoch"]), "adapter": adapter_state(model, meta),
+             "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
+             "config": config.to_dict(), "data": description, "history": history,
+             "best": best.to_dict()}
+    if improved:
+        _save(out_dir / "best.pt", state)
+    _save(out_dir / "last.pt", state)
+    write_json(out_dir / "history.json", history)
+
+
+def _epoch_line(entry: dict[str, Any], config: DistillConfig, improved: bool) -> str:
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in entry.items()
+                      if isinstance(v, float) and k not in ("lr", "seconds"))
+    return (f"epoch {entry['epoch']}/{config.epochs}: {shown} ({entry['seconds']:.1f} s)"
+            f"{' *' if improved else ''}")
+
+
+# ---- training ------------------------------------------------------------------------------
 
 def distill(data: DistillData, config: DistillConfig, out_dir: str | Path, *,
             resume: bool = False, progress: bool = True, device: str | None = "cpu",
@@ -271,153 +402,48 @@ def distill(data: DistillData, config: DistillConfig, out_dir: str | Path, *,
     """Train (or resume training) the adapter; write ``last.pt``, ``best.pt``,
     ``history.json``, ``config.json`` and ``text_embeddings.npz`` into ``out_dir``.
 
-    ``best.pt`` is chosen by AP when ``ap_validator`` is given, else by validation label
-    agreement when there are validation scenes (ties: lower validation loss), else by the
-    training loss.
-    ``stop_after_epochs``: train at most this many epochs in this call (for time-limited job
-    slots; continue with ``resume=True``).
+    ``best.pt`` is chosen by AP when ``ap_validator`` is given (any callable from the adapter
+    to ``{"ap": ...}``, e.g. :class:`folk.evaluation.validation.APValidator`), else by
+    validation label agreement when there are validation scenes (ties: lower validation
+    loss), else by the training loss. ``stop_after_epochs``: train at most this many epochs in
+    this call (for time-limited job slots; continue with ``resume=True``).
     """
-    from tqdm import tqdm
-
     config = config.validate()
     out_dir = Path(out_dir)
     dev = _device(device)
     dist = _distributed(dev)
     log = log if (log is not None and dist.main) else (lambda _msg: None)
     try:
-        last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
         description = _data_description(data)
-        if data.text_embeddings.shape[1] != data.train.targets.shape[1]:
-            raise FolkInputError("teacher targets and text embeddings differ in dimension")
-
-        torch.manual_seed(config.seed)
-        model = VLAdapter(data.feature_dim, config.hidden, data.target_dim, config.activation)
-        model.to(dev)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                      weight_decay=config.weight_decay)
-        history: list[dict[str, Any]] = []
-        metric = ("ap" if ap_validator is not None
-                  else "val_agreement" if data.val.num_valid else "loss")
-        higher = metric != "loss"
-        best_epoch, best_value = None, None
-        start_epoch = 0
-
-        if last_path.exists() and not resume:
-            raise FolkInputError("holds a run already (last.pt): pass --resume to continue it "
-                                 "or choose another output directory", out_dir)
-        if resume and last_path.exists():
-            state = load_training_checkpoint(last_path)
-            diffs = _differences(state["config"], config.to_dict())
-            diffs += _differences(state["data"], description)
-            diffs += _differences({"best metric": state["best"]["metric"]},
-                                  {"best metric": metric})
-            if diffs:
-                raise FolkInputError("cannot resume: the run was started with other settings or "
-                                     "data (" + "; ".join(diffs[:6]) + ")", last_path)
-            model.load_state_dict(state["adapter"]["state_dict"])
-            optimizer.load_state_dict(state["optimizer"])
-            torch.set_rng_state(state["rng"])
-            history = list(state["history"])
-            start_epoch = int(state["epoch"])
-            best_epoch, best_value = state["best"]["epoch"], state["best"]["value"]
-            log(f"folk distill: resuming after epoch {start_epoch} from {last_path}")
-        elif resume:
-            log(f"folk distill: nothing to resume in {out_dir}; starting from scratch")
-
-        ddp_model = model
-        if dist.world > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ddp_model = DistributedDataParallel(
-                model, device_ids=[dev.index] if dev.type == "cuda" else None)
-
+        model, optimizer = _new_model(data, config, dev)
+        best = _Best.for_run(data, ap_validator)
+        history, done = _restore(out_dir, resume, config, description, model, optimizer, best,
+                                 log)
+        module = _parallel(model, dist, dev)
         if dist.main:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            write_json(out_dir / "config.json", {"config": config.to_dict(), "data": description,
-                                                 "teacher": data.teacher_meta,
-                                                 "processes": dist.world})
-            from folk.data.vocabulary import TextEmbeddings, save_text_embeddings
-
-            save_text_embeddings(out_dir / "text_embeddings.npz", TextEmbeddings(
-                data.vocabulary, data.text_embeddings,
-                _clip_info(data.teacher_meta).get("identity", "")))
-
-        x_all = torch.from_numpy(data.train.pooled).to(dev)
-        e_all = torch.from_numpy(data.train.targets).to(dev)
-        y_all = torch.from_numpy(data.train.labels).to(dev)
-        text = torch.from_numpy(data.text_embeddings).to(dev)
-        m = data.train.num_rows
-        num_batches = math.ceil(m / config.batch_proposals)
-        steps = math.ceil(num_batches / dist.world)
-        total_steps = steps * config.epochs
-        meta = {"tau_l": config.tau_l, "features": data.feature_name,
-                "clip": _clip_info(data.teacher_meta),
-                "template": str(data.teacher_meta.get("template") or ""),
-                "vocabulary_trained": len(data.vocabulary)}
-
-        end_epoch = config.epochs
-        if stop_after_epochs is not None:
-            end_epoch = min(end_epoch, start_epoch + max(int(stop_after_epochs), 0))
-        for epoch in range(start_epoch, end_epoch):
+            _write_run_files(out_dir, config, data, description, dist.world)
+        batches = _Batches(data, config, dist, dev)
+        meta = _adapter_meta(data, config)
+        end = config.epochs if stop_after_epochs is None else min(
+            config.epochs, done + max(int(stop_after_epochs), 0))
+        for epoch in range(done, end):
             t0 = time.perf_counter()
-            model.train()
-            g = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-            batches = torch.randperm(m, generator=g).split(config.batch_proposals)
-            sums = np.zeros(3)
-            count = 0
-            bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
-                       disable=not (progress and dist.main), leave=False)
-            for step in bar:
-                lr = learning_rate(config, epoch * steps + step, total_steps)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                idx = batches[(step * dist.world + dist.rank) % num_batches].to(dev)
-                f = ddp_model(x_all[idx])
-                terms = distillation_loss(f, e_all[idx], y_all[idx], text,
-                                          lambda_con=config.lambda_con,
-                                          lambda_ce=config.lambda_ce, tau_c=config.tau_c,
-                                          tau_l=config.tau_l)
-                optimizer.zero_grad(set_to_none=True)
-                terms.total.backward()
-                optimizer.step()
-                value = float(terms.total.detach())
-                sums += terms.count * np.array([value, float(terms.contrastive),
-                                                float(terms.label)])
-                count += terms.count
-                bar.set_postfix(loss=f"{value:.4f}")
-            bar.close()
-            loss, con, ce = dist.mean(list(sums / max(count, 1)))
-            entry: dict[str, Any] = {"epoch": epoch + 1, "loss": loss, "loss_con": con,
-                                     "loss_ce": ce, "lr": lr}
+            entry = _train_epoch(module, optimizer, batches, config, epoch, dist, progress)
             if dist.main:
                 entry.update(validate(model, data, config, dev))
                 if ap_validator is not None:
                     entry.update(ap_validator(model))
                 entry["seconds"] = time.perf_counter() - t0
-                entry = _plain(entry)
-                history.append(entry)
-                value = entry.get(metric)
-                improved = _better(entry, metric, higher, history, best_epoch)
-                if improved:
-                    best_epoch, best_value = epoch + 1, float(value)
-                state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-                         "epoch": epoch + 1, "adapter": adapter_state(model, meta),
-                         "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
-                         "config": config.to_dict(), "data": description, "history": history,
-                         "best": {"metric": metric, "epoch": best_epoch, "value": best_value}}
-                if improved:
-                    _save(best_path, state)
-                _save(last_path, state)
-                write_json(out_dir / "history.json", history)
-                shown = ", ".join(f"{k} {v:.4f}" for k, v in entry.items()
-                                  if isinstance(v, float) and k not in ("lr", "seconds"))
-                log(f"epoch {epoch + 1}/{config.epochs}: {shown} "
-                    f"({entry['seconds']:.1f} s){' *' if improved else ''}")
+                history.append(_plain(entry))
+                improved = best.update(history[-1], history)
+                _save_epoch(out_dir, model, optimizer, meta, config, description, history, best,
+                            improved)
+                log(_epoch_line(history[-1], config, improved))
             else:
                 history.append(entry)
             dist.barrier()
         model.eval()
-        return TrainResult(out_dir, end_epoch - start_epoch, history, metric, best_epoch,
-                           best_value, model)
+        return TrainResult(out_dir, end - done, history, best.metric, best.epoch, best.value,
+                           model)
     finally:
         dist.close()

@@ -5,7 +5,7 @@ In memory::
 
     from folk.evaluation import InstancePrediction, evaluate
     result = evaluate({"scene0011_00": gt_ids}, {"scene0011_00": InstancePrediction(
-        masks,          # (Q, N) bool
+        masks,          # (N, K) bool, one column per instance
         label_ids,      # (Q,) benchmark label ids
         confidences,    # (Q,)
     )}, dataset="scannet200")
@@ -15,14 +15,15 @@ From files: ``folk eval --gt GT_DIR --pred PRED_DIR --dataset scannet200`` (see 
 or :func:`read_gt`, :func:`read_submission` and :class:`Evaluator` one scene at a time.
 """
 
+from folk.data.classes import DATASETS
 from folk.evaluation.ap import IOU_THRESHOLDS, scannet_average_precision
-from folk.evaluation.classes import DATASETS, DatasetClasses, load_classes
+from folk.evaluation.classes import DatasetClasses, load_classes
 from folk.evaluation.evaluator import Evaluator, evaluate
 from folk.evaluation.ground_truth import gt_scene_files, read_gt
 from folk.evaluation.matching import MIN_REGION_SIZE
-from folk.evaluation.prediction import InstancePrediction
 from folk.evaluation.result import EvalResult
-from folk.evaluation.submission import prediction_scene_files, read_submission, write_submission
+from folk.predict.instances import InstancePrediction
+from folk.predict.submission import prediction_scene_files, read_submission, write_submission
 
 __all__ = [
     "DATASETS",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from folk.data.classes import DATASETS, load_class_list
+from folk.data.classes import load_class_list
 
 SPLITS: tuple[str, ...] = ("head", "common", "tail")
 

@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from folk.data.classes import DATASETS
 from folk.errors import FolkInputError
-from folk.evaluation.classes import DATASETS
 from folk.evaluation.evaluator import Evaluator
 from folk.evaluation.ground_truth import gt_scene_files, read_gt
-from folk.evaluation.submission import prediction_scene_files, read_submission
 from folk.files import write_json
+from folk.predict.submission import prediction_scene_files, read_submission
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

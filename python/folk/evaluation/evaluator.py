@@ -17,8 +17,8 @@ from folk.evaluation.ap import IOU_THRESHOLDS, scannet_average_precision
 from folk.evaluation.classes import DatasetClasses, load_classes
 from folk.evaluation.ground_truth import check_gt
 from folk.evaluation.matching import MIN_REGION_SIZE, SceneMatches, match_scene
-from folk.evaluation.prediction import InstancePrediction
 from folk.evaluation.result import EvalResult
+from folk.predict.instances import InstancePrediction
 
 
 class Evaluator:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from folk.data.int_lines import read_int_lines, scene_files
 from folk.errors import FolkInputError
-from folk.evaluation._text import read_int_lines, scene_files
 
 
 def read_gt(path: str | Path) -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 
 from folk.evaluation.ap import IOU_THRESHOLDS
 from folk.evaluation.classes import DatasetClasses
-from folk.evaluation.prediction import InstancePrediction
+from folk.predict.instances import InstancePrediction
 
 #: GT instances and predictions with fewer vertices are ignored (ScanNet's min_region_size).
 MIN_REGION_SIZE = 100
@@ -71,14 +71,15 @@ def gt_instances(gt_ids: np.ndarray, classes: DatasetClasses):
 
 
 def intersections(masks: np.ndarray, column: np.ndarray, num_columns: int) -> np.ndarray:
-    """(Q, num_columns) int64: how many vertices of each mask fall in each column."""
-    q = masks.shape[0]
-    if q == 0:
+    """(K, num_columns) int64: how many vertices of each mask (a column of the (N, K) ``masks``)
+    fall in each column of the GT."""
+    k = masks.shape[1]
+    if k == 0:
         return np.zeros((0, num_columns), dtype=np.int64)
     flat = np.flatnonzero(masks)  # much faster than a 2-D np.nonzero
-    rows = flat // masks.shape[1]
-    cells = rows * num_columns + column[flat - rows * masks.shape[1]]
-    return np.bincount(cells, minlength=q * num_columns).reshape(q, num_columns)
+    vertex = flat // k
+    cells = (flat - vertex * k) * num_columns + column[vertex]
+    return np.bincount(cells, minlength=k * num_columns).reshape(k, num_columns)
 
 
 def match_scene(
@@ -89,7 +90,7 @@ def match_scene(
     thresholds: np.ndarray = IOU_THRESHOLDS,
     min_region_size: int = MIN_REGION_SIZE,
 ) -> SceneMatches:
-    """Match one scene (inputs already validated: masks are Q x len(gt_ids))."""
+    """Match one scene (inputs already validated: masks are len(gt_ids) x K)."""
     num_classes = classes.num_classes
     _, inst_class, inst_size, column = gt_instances(gt_ids, classes)
     num_inst = inst_size.shape[0]

@@ -1,4 +1,4 @@
-"""Density-guided completion of sparse 2-D masks (METHOD.md §3), batched over many masks.
+"""Density-guided completion of sparse 2-D masks (docs/method.md §3), batched over many masks.
 
 The sparse mask ``S`` of a proposal in a frame (the pixels hit by its visible points, see
 :func:`folk.ops.visibility.visible_pixels`) is completed on its ``H × W`` image as follows.
@@ -36,8 +36,9 @@ import math
 import numpy as np
 
 from folk.errors import FolkInputError
+from folk.ops.arrays import cuda_device, like_input, resolve_device, to_numpy, to_torch
 from folk.ops.extensions import cpu_extension, cuda_extension
-from folk.ops.visibility import PixelLists, _like_input, _numpy, _resolve_device, _torch
+from folk.ops.visibility import PixelLists
 
 #: The 8 growth directions ``(dx, dy)`` in tie-breaking order: E, SE, S, SW, W, NW, N, NE.
 DIRECTIONS: tuple[tuple[int, int], ...] = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1),
@@ -120,68 +121,50 @@ def complete_masks(masks: PixelLists, *, radius: int = DEFAULT_RADIUS,
         raise FolkInputError("masks must be PixelLists (e.g. PixelLists.from_lists), got "
                              + type(masks).__name__)
     _check_params(radius, gaussian_size, tau, directions, iterations)
-    device = _resolve_device(device, masks.pixels)
+    device = resolve_device(device, masks.pixels)
     kernel = gaussian_weights(int(gaussian_size))
     threshold = density_threshold(tau)
     params = {"radius": int(radius), "threshold": threshold, "directions": int(directions),
-                  "iterations": int(iterations)}
+              "iterations": int(iterations)}
     if device != "cpu":
         ext = cuda_extension()
         return _complete_cuda(ext, masks, kernel, params, device)
     ext = cpu_extension()
-    m = PixelLists(_numpy(masks.offsets, "masks.offsets"), _numpy(masks.pixels, "masks.pixels"),
-                   masks.height, masks.width)
+    m = PixelLists(to_numpy(masks.offsets, "masks.offsets"),
+                   to_numpy(masks.pixels, "masks.pixels"), masks.height, masks.width)
     m.validate()
     offsets, pixels = ext.complete_masks(
         np.ascontiguousarray(m.offsets), np.ascontiguousarray(m.pixels), int(m.height),
         int(m.width), kernel=kernel, **params)
-    offsets, pixels = _like_input((offsets, pixels), masks.pixels)
+    offsets, pixels = like_input((offsets, pixels), masks.pixels)
     return PixelLists(offsets, pixels, m.height, m.width)
-
-
-def _crops(offsets: np.ndarray, xmin, xmax, ymin, ymax, height: int, width: int,
-           margin: int) -> np.ndarray:
-    """``(P, 4) int32`` crops ``x0, y0, cw, ch`` (zero size for empty masks)."""
-    empty = offsets[1:] == offsets[:-1]
-    x0 = np.maximum(0, xmin - margin)
-    y0 = np.maximum(0, ymin - margin)
-    x1 = np.minimum(width - 1, xmax + margin)
-    y1 = np.minimum(height - 1, ymax + margin)
-    crops = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1).astype(np.int64)
-    crops[empty] = 0
-    return crops.astype(np.int32)
 
 
 def _complete_cuda(ext, masks: PixelLists, kernel: np.ndarray, params: dict,
                    device: str) -> PixelLists:
+    """The CUDA kernel on every mask's crop, in launches of at most
+    :data:`_CUDA_CHUNK_PIXELS` crop pixels (a mask larger than that gets a launch of its own).
+    The crops come from the kernel's own ``mask_crops``, the rule the C++ kernel uses too."""
     import torch
 
-    dev = torch.device(device)
-    if dev.index is None:
-        dev = torch.device("cuda", torch.cuda.current_device())
-    m = PixelLists(_torch(masks.offsets, dev), _torch(masks.pixels, dev), masks.height,
+    dev = cuda_device(device)
+    m = PixelLists(to_torch(masks.offsets, dev), to_torch(masks.pixels, dev), masks.height,
                    masks.width)
     m.validate()
     h, w, p = m.height, m.width, len(m)
-    sizes = (m.offsets[1:] - m.offsets[:-1])
-    owner = torch.repeat_interleave(torch.arange(p, device=dev), sizes)
-    pix = m.pixels.to(torch.int64)
-    xs, ys = pix % w, pix // w
-
-    def reduce(values, how, fill):
-        out = torch.full((p,), fill, dtype=torch.int64, device=dev)
-        return out.scatter_reduce(0, owner, values, reduce=how, include_self=True).cpu().numpy()
-
-    margin = int(params["radius"]) * (1 + 2 * int(params["iterations"]))
-    crops = _crops(m.offsets.cpu().numpy(), reduce(xs, "amin", w), reduce(xs, "amax", -1),
-                   reduce(ys, "amin", h), reduce(ys, "amax", -1), h, w, margin)
-    areas = crops[:, 2].astype(np.int64) * crops[:, 3]
     kernel_dev = torch.from_numpy(kernel).to(dev)
+    crops = torch.empty((p, 4), dtype=torch.int32, device=dev)
+    kernel_params = (params["radius"], kernel_dev, params["threshold"], params["directions"],
+                     params["iterations"])
     out_sizes = torch.zeros(p, dtype=torch.int64, device=dev)
     pieces = []
-    start = 0
     with torch.cuda.device(dev):
-        stream = torch.cuda.current_stream(dev).cuda_stream
+        stream = torch.cuda.current_stream(dev)
+        ext.mask_crops((m.offsets, m.pixels), h, w, params["radius"], params["iterations"],
+                       crops, stream.cuda_stream)
+        crops_host = crops.cpu().numpy()
+        areas = crops_host[:, 2].astype(np.int64) * crops_host[:, 3]
+        start = 0
         while start < p:
             stop, total = start, 0
             while stop < p and (stop == start or total + areas[stop] <= _CUDA_CHUNK_PIXELS):
@@ -189,31 +172,23 @@ def _complete_cuda(ext, masks: PixelLists, kernel: np.ndarray, params: dict,
                 stop += 1
             crop_off = np.zeros(stop - start + 1, dtype=np.int64)
             np.cumsum(areas[start:stop], out=crop_off[1:])
-            crops_dev = torch.from_numpy(np.ascontiguousarray(crops[start:stop])).to(dev)
             crop_off_dev = torch.from_numpy(crop_off).to(dev)
             out = torch.empty(total, dtype=torch.uint8, device=dev)
-            scratch8 = torch.empty(total, dtype=torch.uint8, device=dev)
-            scratch_a = torch.empty(total, dtype=torch.int32, device=dev)
-            scratch_b = torch.empty(total, dtype=torch.int32, device=dev)
-            ext.complete_masks(
-                offsets=m.offsets[start:].data_ptr(), pixels=m.pixels.data_ptr(),
-                num_masks=stop - start, width=w, crops=crops_dev.data_ptr(),
-                crop_offsets=crop_off_dev.data_ptr(), out=out.data_ptr(),
-                scratch8=scratch8.data_ptr(), scratch_a=scratch_a.data_ptr(),
-                scratch_b=scratch_b.data_ptr(), radius=params["radius"],
-                kernel_size=int(kernel.shape[0]), kernel=kernel_dev.data_ptr(),
-                threshold=params["threshold"], directions=params["directions"],
-                iterations=params["iterations"], stream=stream)
+            scratch = (torch.empty(total, dtype=torch.uint8, device=dev),
+                       torch.empty(total, dtype=torch.int32, device=dev),
+                       torch.empty(total, dtype=torch.int32, device=dev))
+            ext.complete_masks((m.offsets[start:stop + 1], m.pixels), w, crops[start:stop],
+                               crop_off_dev, kernel_params, out, scratch, stream.cuda_stream)
             # Crop-local row-major order is image row-major order: ids come out ascending.
             flat = torch.nonzero(out, as_tuple=True)[0]
             local_mask = torch.searchsorted(crop_off_dev, flat, right=True) - 1
             local = flat - crop_off_dev[local_mask]
-            c = crops_dev.to(torch.int64)[local_mask]
+            c = crops[start:stop].to(torch.int64)[local_mask]
             ids = (c[:, 1] + local // c[:, 2]) * w + c[:, 0] + local % c[:, 2]
             out_sizes[start:stop] = torch.bincount(local_mask, minlength=stop - start)
             pieces.append(ids.to(torch.int32))
             start = stop
-        torch.cuda.current_stream(dev).synchronize()
+        stream.synchronize()
     offsets = torch.zeros(p + 1, dtype=torch.int64, device=dev)
     torch.cumsum(out_sizes, 0, out=offsets[1:])
     pixels = torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.int32, device=dev)

@@ -1,4 +1,5 @@
-"""Plain NumPy reference implementations of the teacher's geometry steps (METHOD.md §1–3).
+"""Plain NumPy reference implementations of the kernels in :mod:`folk.ops` (docs/method.md
+§1–3 and §6).
 
 Slow and obviously correct: loops over frames and proposals, dense masks, full images. They
 define what the kernels in :mod:`folk.ops` compute, and the tests compare every fast path
@@ -202,3 +203,13 @@ def complete_mask(sparse: np.ndarray, radius: int, gaussian_size: int, tau: floa
             centres[ys[pos] + r * dy, xs[pos] + r * dx] = True
         mask = mask | dilate(centres, r)  # all fills of this iteration at once
     return mask
+
+
+# ---- §6 segment mean ----------------------------------------------------------------------
+
+
+def segment_mean(features: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """``(Q, C) float64`` mean of the ``(N, C)`` features over each proposal, the columns of the
+    dense ``(N, Q)`` bool ``masks``: ``masksᵀ X / |q|`` (every proposal non-empty)."""
+    m = np.asarray(masks, dtype=bool).astype(np.float64)
+    return (m.T @ np.asarray(features, dtype=np.float64)) / m.sum(axis=0)[:, None]

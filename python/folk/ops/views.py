@@ -1,4 +1,4 @@
-"""Multi-view selection (METHOD.md §2), vectorised over proposals with NumPy.
+"""Multi-view selection (docs/method.md §2), vectorised over proposals with NumPy.
 
 For each proposal ``q``:
 
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from folk.errors import FolkInputError
-from folk.ops.visibility import _numpy
+from folk.ops.arrays import to_numpy
 
 DEFAULT_K = 5
 DEFAULT_THETA_DEG = 15.0
@@ -41,7 +41,7 @@ def rotation_angles(ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
 
 
 def _rotations(poses: Any, num_frames: int) -> np.ndarray:
-    poses = _numpy(poses, "poses")
+    poses = to_numpy(poses, "poses")
     if poses.ndim != 3 or poses.shape[0] != num_frames or poses.shape[1:] not in ((4, 4),
                                                                                    (3, 3)):
         raise FolkInputError(f"poses must have shape (F, 4, 4) or (F, 3, 3) with F = "
@@ -67,7 +67,7 @@ def select_views(counts: Any, poses: Any, *, k: int = DEFAULT_K,
     Returns:
         ``(Q, k) int64`` frame indices into ``counts``' rows, rank order, −1 padded (NumPy).
     """
-    counts = _numpy(counts, "counts")
+    counts = to_numpy(counts, "counts")
     if counts.ndim != 2:
         raise FolkInputError(f"counts must have shape (F, Q), got {tuple(counts.shape)}")
     if counts.dtype.kind not in "iu":

@@ -1,4 +1,4 @@
-"""Projection and visibility of a scene's points in its depth frames (METHOD.md §1).
+"""Projection and visibility of a scene's points in its depth frames (docs/method.md §1).
 
 Semantics (shared bit for bit by the C++ kernel, the CUDA kernel and
 :func:`folk.ops.reference.visible_pixel_ids`):
@@ -24,8 +24,9 @@ Outputs, never materialising anything of size frames × proposals × H × W:
 * :func:`visible_pixels`: for chosen (proposal, frame) pairs, the sparse 2-D mask of hit pixels
   as :class:`PixelLists` (ascending pixel ids per pair).
 
-Proposal membership is compact, as :class:`ProposalMembership` (CSR): for proposal ``q`` the
-sorted point indices ``indices[offsets[q]:offsets[q+1]]``; a point may be in several proposals.
+Proposal membership is compact, as :class:`~folk.data.membership.ProposalMembership` (CSR):
+for proposal ``q`` the sorted point indices ``indices[offsets[q]:offsets[q+1]]``; a point may
+be in several proposals, and an empty proposal is visible nowhere (all its counts are 0).
 
 Inputs are NumPy arrays or torch tensors. When the points, depths or membership are CUDA
 tensors (or ``device="cuda"``) the CUDA kernel runs and torch tensors on that device come back;
@@ -36,15 +37,25 @@ points were a torch tensor). Asking for CUDA where it cannot run raises
 
 from __future__ import annotations
 
-import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from folk.data.reader import NonFinitePoseWarning
-from folk.errors import FolkInputError
+from folk.data.membership import ProposalMembership, check_csr
+from folk.errors import FolkInputError, NonFinitePoseWarning
+from folk.ops.arrays import (
+    all_finite,
+    check_dtype,
+    check_shape,
+    cuda_device,
+    dtype_name,
+    like_input,
+    resolve_device,
+    to_numpy,
+    to_torch,
+)
 from folk.ops.extensions import cpu_extension, cuda_extension
 
 #: Default depth tolerance δ in metres (OpenMask3D's value; Open-YOLO 3D uses 0.05).
@@ -52,198 +63,6 @@ DEFAULT_DELTA = 0.2
 
 # Scratch budget of the CUDA kernel's per-block pixel bitmaps.
 _CUDA_BITMAP_BUDGET_BYTES = 256 << 20
-
-
-# ---- arrays of either kind ----------------------------------------------------------------
-
-
-def _is_torch(x: Any) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(x, torch.Tensor)
-
-
-def _is_cuda(x: Any) -> bool:
-    return _is_torch(x) and x.is_cuda
-
-
-def _resolve_device(device: str | None, *arrays: Any) -> str:
-    """``"cpu"`` or a CUDA device string; None picks CUDA when any array is a CUDA tensor."""
-    if device is None:
-        for a in arrays:
-            if _is_cuda(a):
-                return str(a.device)
-        return "cpu"
-    device = str(device)
-    if device != "cpu" and not device.startswith("cuda"):
-        raise FolkInputError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
-    return device
-
-
-def _numpy(x: Any, name: str) -> np.ndarray:
-    if _is_torch(x):
-        return x.detach().cpu().numpy()
-    try:
-        return np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise FolkInputError(f"{name} is not an array ({exc})") from None
-
-
-def _torch(x: Any, device: str, dtype: Any | None = None):
-    import torch
-
-    t = x if _is_torch(x) else torch.from_numpy(np.ascontiguousarray(x))
-    return t.to(device=device, dtype=dtype).contiguous()
-
-
-def _check_dtype(a: Any, name: str, kinds: str, what: str) -> None:
-    """``kinds``: NumPy kind letters, e.g. "f" floating, "iu" integer, "b" bool."""
-    dtype = a.dtype
-    if _is_torch(a):
-        import torch
-
-        kind = ("b" if dtype == torch.bool else "f" if dtype.is_floating_point
-                else "c" if dtype.is_complex else "i")
-    else:
-        kind = dtype.kind
-    if kind not in kinds:
-        raise FolkInputError(f"{name} must be {what}, got dtype {dtype}")
-
-
-def _check_shape(a: Any, name: str, shape: tuple, spec: str) -> None:
-    """``shape`` entries: an int to match, or None for any size."""
-    got = tuple(a.shape)
-    if len(got) != len(shape) or any(
-            s is not None and g != s for g, s in zip(got, shape, strict=True)):
-        raise FolkInputError(f"{name} must have shape {spec}, got {got}")
-
-
-def _all_finite(a: Any) -> bool:
-    if _is_torch(a):
-        import torch
-
-        return bool(torch.isfinite(a).all())
-    return bool(np.isfinite(a).all())
-
-
-def _like_input(arrays: tuple, template: Any) -> tuple:
-    """NumPy results as the caller's kind: torch (CPU) when ``template`` is a tensor."""
-    if _is_torch(template):
-        import torch
-
-        return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
-    return arrays
-
-
-# ---- compact proposal membership ----------------------------------------------------------
-
-
-def _check_csr(offsets: Any, values: Any, name: str, values_name: str, rows: str) -> None:
-    """Shape, dtype and offsets checks shared by the CSR containers below."""
-    if offsets.ndim != 1 or offsets.shape[0] < 1:
-        raise FolkInputError(f"{name}.offsets must have shape ({rows},), got "
-                             f"{tuple(offsets.shape)}")
-    if values.ndim != 1:
-        raise FolkInputError(f"{name}.{values_name} must be 1-D, got shape "
-                             f"{tuple(values.shape)}")
-    if str(offsets.dtype).split(".")[-1] != "int64":
-        raise FolkInputError(f"{name}.offsets must be int64, got {offsets.dtype}")
-    if str(values.dtype).split(".")[-1] != "int32":
-        raise FolkInputError(f"{name}.{values_name} must be int32, got {values.dtype}")
-    n = int(values.shape[0])
-    if (int(offsets[0]) != 0 or int(offsets[-1]) != n
-            or bool((offsets[1:] < offsets[:-1]).any())):
-        raise FolkInputError(f"{name}.offsets must start at 0, never decrease and end at "
-                             f"len({values_name}) = {n}")
-
-
-@dataclass(frozen=True)
-class ProposalMembership:
-    """Which points belong to which proposal, in CSR form.
-
-    Proposal ``q`` holds the point indices ``indices[offsets[q]:offsets[q+1]]``, strictly
-    increasing. ``offsets`` is ``(Q+1,) int64`` with ``offsets[0] = 0``, ``indices`` is
-    ``(nnz,) int32`` with values in ``[0, num_points)``. Arrays are NumPy or torch (any device).
-    Memory is ``O(Q + nnz)`` instead of the dense ``N × Q`` mask.
-    """
-
-    offsets: Any
-    indices: Any
-    num_points: int
-
-    @property
-    def num_proposals(self) -> int:
-        return int(self.offsets.shape[0]) - 1
-
-    @property
-    def sizes(self):
-        """Points per proposal, ``(Q,)``."""
-        return self.offsets[1:] - self.offsets[:-1]
-
-    @classmethod
-    def from_masks(cls, masks: Any) -> ProposalMembership:
-        """From dense ``(N, Q)`` masks (bool or 0/1), NumPy or torch; the result lives where
-        the masks did."""
-        if masks.ndim != 2:
-            raise FolkInputError(f"masks must have shape (N, Q), got {tuple(masks.shape)}")
-        n, q = (int(s) for s in masks.shape)
-        if _is_torch(masks):
-            import torch
-
-            cols = masks.bool().t()  # (Q, N): nonzero walks proposals, then points ascending
-            qi, pi = torch.nonzero(cols, as_tuple=True)
-            counts = torch.bincount(qi, minlength=q)
-            offsets = torch.zeros(q + 1, dtype=torch.int64, device=masks.device)
-            torch.cumsum(counts, 0, out=offsets[1:])
-            return cls(offsets, pi.to(torch.int32), n)
-        cols = np.ascontiguousarray(np.asarray(masks).astype(bool, copy=False).T)
-        qi, pi = np.nonzero(cols)
-        offsets = np.zeros(q + 1, dtype=np.int64)
-        np.cumsum(np.bincount(qi, minlength=q), out=offsets[1:])
-        return cls(offsets, pi.astype(np.int32), n)
-
-    @classmethod
-    def from_lists(cls, lists: list, num_points: int) -> ProposalMembership:
-        """From one array of point indices per proposal (sorted and deduplicated here)."""
-        arrays = [np.unique(np.asarray(a, dtype=np.int64).reshape(-1)) for a in lists]
-        offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-        np.cumsum([a.size for a in arrays], out=offsets[1:])
-        flat = np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
-        if flat.size and (flat.min() < 0 or flat.max() >= num_points):
-            raise FolkInputError(f"proposal point indices must lie in [0, {num_points})")
-        return cls(offsets, flat.astype(np.int32), int(num_points))
-
-    def to_masks(self) -> np.ndarray:
-        """Dense ``(N, Q)`` bool masks (NumPy), for tests and small inputs."""
-        offsets, indices = _numpy(self.offsets, "offsets"), _numpy(self.indices, "indices")
-        masks = np.zeros((self.num_points, self.num_proposals), dtype=bool)
-        cols = np.repeat(np.arange(self.num_proposals), np.diff(offsets))
-        masks[indices, cols] = True
-        return masks
-
-    def validate(self, num_points: int, name: str = "membership") -> None:
-        """Raise :class:`FolkInputError` unless this is well-formed CSR over ``num_points``."""
-        if self.num_points != num_points:
-            raise FolkInputError(f"{name} covers {self.num_points} points but there are "
-                                 f"{num_points} points")
-        _check_csr(self.offsets, self.indices, name, "indices", "Q+1")
-        off, idx = self.offsets, self.indices
-        nnz = int(idx.shape[0])
-        if nnz == 0:
-            return
-        if int(idx.min()) < 0 or int(idx.max()) >= num_points:
-            raise FolkInputError(f"{name}.indices must lie in [0, {num_points})")
-        increasing = idx[1:] > idx[:-1]
-        starts = off[1:-1]
-        starts = starts[(starts > 0) & (starts < nnz)]
-        increasing[starts - 1] = True  # a new proposal may start lower
-        if not bool(increasing.all()):
-            raise FolkInputError(f"{name}.indices must be strictly increasing within each "
-                                 "proposal (sorted, no duplicates)")
-
-
-def proposal_membership(masks: Any) -> ProposalMembership:
-    """:class:`ProposalMembership` of dense ``(N, Q)`` proposal masks."""
-    return ProposalMembership.from_masks(masks)
 
 
 # ---- sparse 2-D masks ---------------------------------------------------------------------
@@ -277,7 +96,7 @@ class PixelLists:
     def to_dense(self, k: int) -> np.ndarray:
         """Mask ``k`` as an ``(height, width)`` bool image (NumPy)."""
         image = np.zeros(self.height * self.width, dtype=bool)
-        image[_numpy(self[k], "pixels").astype(np.int64)] = True
+        image[to_numpy(self[k], "pixels").astype(np.int64)] = True
         return image.reshape(self.height, self.width)
 
     @classmethod
@@ -305,7 +124,7 @@ class PixelLists:
         h, w = self.height, self.width
         if h < 1 or w < 1 or h * w >= 2**31:
             raise FolkInputError(f"{name}: image size {h}x{w} must be positive with H*W < 2^31")
-        _check_csr(self.offsets, self.pixels, name, "pixels", "P+1")
+        check_csr(self.offsets, self.pixels, name, "pixels", "P+1")
         pix, n = self.pixels, int(self.pixels.shape[0])
         if n and (int(pix.min()) < 0 or int(pix.max()) >= h * w):
             raise FolkInputError(f"{name}.pixels must be flat ids in [0, {h}*{w})")
@@ -321,7 +140,7 @@ def camera_from_world(poses: Any) -> tuple[np.ndarray, np.ndarray]:
     ``numpy.linalg.inv`` and rounded to float32; frames whose pose is not finite or not
     invertible are ``valid = False`` with a zero matrix.
     """
-    poses = np.asarray(_numpy(poses, "poses"), dtype=np.float64)
+    poses = np.asarray(to_numpy(poses, "poses"), dtype=np.float64)
     f = poses.shape[0]
     cam = np.zeros((f, 3, 4), dtype=np.float32)
     valid = np.isfinite(poses).all(axis=(1, 2))
@@ -356,25 +175,25 @@ def _check_membership_type(membership: Any) -> None:
 
 def _check_inputs(points: Any, poses: Any, intrinsics: Any, depths: Any,
                   membership: ProposalMembership, delta: float) -> _Frames:
-    _check_shape(points, "points", (None, 3), "(N, 3)")
-    if str(points.dtype).split(".")[-1] != "float32":
+    check_shape(points, "points", (None, 3), "(N, 3)")
+    if dtype_name(points) != "float32":
         raise FolkInputError(f"points must be float32, got {points.dtype}")
-    if not _all_finite(points):
+    if not all_finite(points):
         raise FolkInputError("points contain NaN or inf")
-    _check_shape(depths, "depths", (None, None, None), "(F, H, W)")
-    if str(depths.dtype).split(".")[-1] != "float32":
+    check_shape(depths, "depths", (None, None, None), "(F, H, W)")
+    if dtype_name(depths) != "float32":
         raise FolkInputError(f"depths must be float32 metres, got {depths.dtype}")
     f, h, w = (int(s) for s in depths.shape)
     if h * w >= 2**31:
         raise FolkInputError(f"depths: images of {h}x{w} pixels are too large (H*W >= 2^31)")
-    poses_np = _numpy(poses, "poses")
-    _check_shape(poses_np, "poses", (f, 4, 4), f"(F, 4, 4) with F = {f} (the depths' F)")
-    _check_dtype(poses_np, "poses", "f", "floating point")
-    intr = _numpy(intrinsics, "intrinsics")
-    _check_dtype(intr, "intrinsics", "fiu", "numeric (fx, fy, cx, cy)")
+    poses_np = to_numpy(poses, "poses")
+    check_shape(poses_np, "poses", (f, 4, 4), f"(F, 4, 4) with F = {f} (the depths' F)")
+    check_dtype(poses_np, "poses", "f", "floating point")
+    intr = to_numpy(intrinsics, "intrinsics")
+    check_dtype(intr, "intrinsics", "fiu", "numeric (fx, fy, cx, cy)")
     if intr.shape == (4,):
         intr = np.broadcast_to(intr, (f, 4))
-    _check_shape(intr, "intrinsics", (f, 4), f"(4,) or (F, 4) with F = {f}: fx, fy, cx, cy")
+    check_shape(intr, "intrinsics", (f, 4), f"(4,) or (F, 4) with F = {f}: fx, fy, cx, cy")
     if not np.isfinite(intr).all():
         raise FolkInputError("intrinsics contain NaN or inf")
     if not (np.isfinite(delta) and delta >= 0):
@@ -393,19 +212,17 @@ def _cpu_inputs(points: Any, poses: Any, intrinsics: Any, depths: Any,
                 membership: ProposalMembership, delta: float):
     """NumPy views of the inputs of a CPU kernel call, checked once: ``(points, depths,
     membership, frames)``."""
-    pts, dep = _numpy(points, "points"), _numpy(depths, "depths")
-    mb = ProposalMembership(_numpy(membership.offsets, "membership.offsets"),
-                            _numpy(membership.indices, "membership.indices"),
-                            membership.num_points)
+    pts, dep = to_numpy(points, "points"), to_numpy(depths, "depths")
+    mb = membership.numpy()
     return pts, dep, mb, _check_inputs(pts, poses, intrinsics, dep, mb, delta)
 
 
 def _check_pairs(pairs: Any, num_proposals: int, num_frames: int) -> np.ndarray:
-    pairs = _numpy(pairs, "pairs")
+    pairs = to_numpy(pairs, "pairs")
     if pairs.ndim == 1 and pairs.shape[0] == 2:
         pairs = pairs.reshape(1, 2)
-    _check_shape(pairs, "pairs", (None, 2), "(P, 2) rows of (proposal, frame)")
-    _check_dtype(pairs, "pairs", "iu", "integer (proposal, frame) indices")
+    check_shape(pairs, "pairs", (None, 2), "(P, 2) rows of (proposal, frame)")
+    check_dtype(pairs, "pairs", "iu", "integer (proposal, frame) indices")
     pairs = np.ascontiguousarray(pairs, dtype=np.int64)
     if pairs.size and (pairs[:, 0].min() < 0 or pairs[:, 0].max() >= num_proposals):
         raise FolkInputError(f"pairs: proposal indices must lie in [0, {num_proposals})")
@@ -448,7 +265,7 @@ def visibility_counts(points: Any, poses: Any, intrinsics: Any, depths: Any,
         ``O(blocks · H·W/32 + F·Q)`` on the GPU.
     """
     _check_membership_type(membership)
-    device = _resolve_device(device, points, depths, membership.indices)
+    device = resolve_device(device, points, depths, membership.indices)
     if device != "cpu":
         ext = cuda_extension()  # clear error first when CUDA cannot run here
         return _counts_cuda(ext, points, poses, intrinsics, depths, membership, delta, device)
@@ -457,7 +274,7 @@ def visibility_counts(points: Any, poses: Any, intrinsics: Any, depths: Any,
     counts, pixels = ext.visibility_counts(
         np.ascontiguousarray(pts), fr.cam, fr.intr, fr.valid, np.ascontiguousarray(dep),
         np.ascontiguousarray(mb.offsets), np.ascontiguousarray(mb.indices), float(delta))
-    counts, pixels = _like_input((counts, pixels), points)
+    counts, pixels = like_input((counts, pixels), points)
     return VisibilityCounts(counts, pixels, fr.valid.astype(bool))
 
 
@@ -476,7 +293,7 @@ def visible_pixels(points: Any, poses: Any, intrinsics: Any, depths: Any,
         ascending; ``len(result[k]) == visibility_counts(...).pixels[f, q]``.
     """
     _check_membership_type(membership)
-    device = _resolve_device(device, points, depths, membership.indices)
+    device = resolve_device(device, points, depths, membership.indices)
     if device != "cpu":
         ext = cuda_extension()
         return _pixels_cuda(ext, points, poses, intrinsics, depths, membership, pairs, delta,
@@ -487,83 +304,88 @@ def visible_pixels(points: Any, poses: Any, intrinsics: Any, depths: Any,
     offsets, pixels = ext.visibility_pair_pixels(
         np.ascontiguousarray(pts), fr.cam, fr.intr, fr.valid, np.ascontiguousarray(dep),
         np.ascontiguousarray(mb.offsets), np.ascontiguousarray(mb.indices), pr, float(delta))
-    offsets, pixels = _like_input((offsets, pixels), points)
+    offsets, pixels = like_input((offsets, pixels), points)
     return PixelLists(offsets, pixels, fr.height, fr.width)
 
 
 # ---- CUDA ---------------------------------------------------------------------------------
 
 
-def _cuda_setup(points, poses, intrinsics, depths, membership, delta, device):
+@dataclass(frozen=True)
+class _CudaInputs:
+    """The inputs of a folk._cuda visibility call: checked, on one device, and grouped as the
+    bindings take them (cuda/visibility/visibility_bind.cpp)."""
+
+    device: Any  # torch.device with its index
+    points: Any  # (N, 3) float32
+    frames: tuple  # (cam (F, 12) float32, intr (F, 4) float32, valid (F,) uint8, depths)
+    membership: tuple  # (offsets (Q+1,) int64, indices (nnz,) int32)
+    info: _Frames
+
+
+def _cuda_inputs(points, poses, intrinsics, depths, membership, delta, device) -> _CudaInputs:
     import torch
 
-    dev = torch.device(device)
-    if dev.index is None:
-        dev = torch.device("cuda", torch.cuda.current_device())
-    pts = _torch(points, dev)
-    dep = _torch(depths, dev)
-    mb = ProposalMembership(_torch(membership.offsets, dev), _torch(membership.indices, dev),
-                            membership.num_points)
+    dev = cuda_device(device)
+    pts, dep = to_torch(points, dev), to_torch(depths, dev)
+    mb = membership.to(dev)
     fr = _check_inputs(pts, poses, intrinsics, dep, mb, delta)
-    cam = torch.from_numpy(fr.cam).to(dev)
-    intr = torch.from_numpy(fr.intr).to(dev)
-    valid = torch.from_numpy(fr.valid).to(dev)
-    return torch, dev, pts, dep, mb, fr, cam, intr, valid
+    frames = (torch.from_numpy(fr.cam).to(dev), torch.from_numpy(fr.intr).to(dev),
+              torch.from_numpy(fr.valid).to(dev), dep)
+    return _CudaInputs(dev, pts, frames, (mb.offsets, mb.indices), fr)
 
 
-def _cuda_call_args(torch, dev, pts, dep, mb, fr, cam, intr, valid, pairs, num_pairs, delta):
-    words = (fr.height * fr.width + 31) // 32
-    sms = torch.cuda.get_device_properties(dev).multi_processor_count
-    blocks = max(1, min(num_pairs, 8 * sms, _CUDA_BITMAP_BUDGET_BYTES // (4 * words)))
-    bitmaps = torch.zeros(blocks * words, dtype=torch.int32, device=dev)
-    args = {"points": pts.data_ptr(), "cam": cam.data_ptr(), "intr": intr.data_ptr(),
-                "valid": valid.data_ptr(), "depths": dep.data_ptr(), "num_frames": fr.num_frames,
-                "height": fr.height, "width": fr.width, "offsets": mb.offsets.data_ptr(),
-                "indices": mb.indices.data_ptr(), "num_proposals": mb.num_proposals,
-                "pairs": 0 if pairs is None else pairs.data_ptr(), "num_pairs": num_pairs,
-                "delta": float(delta), "bitmaps": bitmaps.data_ptr(), "num_blocks": blocks,
-                "stream": torch.cuda.current_stream(dev).cuda_stream}
-    return args, bitmaps
+def _bitmaps(inputs: _CudaInputs, num_pairs: int):
+    """Zeroed ``(blocks, ⌈H·W/32⌉) int32`` pixel bitmaps, one per thread block: as many
+    blocks as fill the GPU, within :data:`_CUDA_BITMAP_BUDGET_BYTES`."""
+    import torch
+
+    words = (inputs.info.height * inputs.info.width + 31) // 32
+    sms = torch.cuda.get_device_properties(inputs.device).multi_processor_count
+    blocks = max(1, min(num_pairs, 8 * sms, _CUDA_BITMAP_BUDGET_BYTES // (4 * max(words, 1))))
+    return torch.zeros((blocks, words), dtype=torch.int32, device=inputs.device)
 
 
 def _counts_cuda(ext, points, poses, intrinsics, depths, membership, delta, device):
-    torch, dev, pts, dep, mb, fr, cam, intr, valid = _cuda_setup(
-        points, poses, intrinsics, depths, membership, delta, device)
-    f, q = fr.num_frames, mb.num_proposals
-    counts = torch.empty((f, q), dtype=torch.int32, device=dev)
-    pixels = torch.empty((f, q), dtype=torch.int32, device=dev)
-    with torch.cuda.device(dev):
-        args, _scratch = _cuda_call_args(torch, dev, pts, dep, mb, fr, cam, intr, valid, None,
-                                         f * q, delta)
-        ext.visibility_counts(**args, out_counts=counts.data_ptr(),
-                              out_pixels=pixels.data_ptr())
-        torch.cuda.current_stream(dev).synchronize()  # scratch and inputs outlive the kernel
-    return VisibilityCounts(counts, pixels, fr.valid.astype(bool))
+    import torch
+
+    inp = _cuda_inputs(points, poses, intrinsics, depths, membership, delta, device)
+    f, q = inp.info.num_frames, membership.num_proposals
+    counts = torch.empty((f, q), dtype=torch.int32, device=inp.device)
+    pixels = torch.empty((f, q), dtype=torch.int32, device=inp.device)
+    with torch.cuda.device(inp.device):
+        stream = torch.cuda.current_stream(inp.device)
+        ext.visibility_counts(inp.points, inp.frames, inp.membership, float(delta),
+                              _bitmaps(inp, f * q), counts, pixels, stream.cuda_stream)
+        stream.synchronize()  # scratch and inputs outlive the kernel
+    return VisibilityCounts(counts, pixels, inp.info.valid.astype(bool))
 
 
 def _pixels_cuda(ext, points, poses, intrinsics, depths, membership, pairs, delta, device):
-    torch, dev, pts, dep, mb, fr, cam, intr, valid = _cuda_setup(
-        points, poses, intrinsics, depths, membership, delta, device)
-    pr = torch.from_numpy(_check_pairs(pairs, mb.num_proposals, fr.num_frames)).to(dev)
+    import torch
+
+    inp = _cuda_inputs(points, poses, intrinsics, depths, membership, delta, device)
+    dev, fr = inp.device, inp.info
+    pr = torch.from_numpy(_check_pairs(pairs, membership.num_proposals, fr.num_frames)).to(dev)
     p = int(pr.shape[0])
     counts = torch.empty(p, dtype=torch.int32, device=dev)
     distinct = torch.empty(p, dtype=torch.int32, device=dev)
     offsets = torch.zeros(p + 1, dtype=torch.int64, device=dev)
     with torch.cuda.device(dev):
-        args, _scratch = _cuda_call_args(torch, dev, pts, dep, mb, fr, cam, intr, valid, pr,
-                                         p, delta)
-        ext.visibility_counts(**args, out_counts=counts.data_ptr(),
-                              out_pixels=distinct.data_ptr())
+        stream = torch.cuda.current_stream(dev)
+        bitmaps = _bitmaps(inp, p)
+        ext.visibility_counts(inp.points, inp.frames, inp.membership, float(delta), bitmaps,
+                              counts, distinct, stream.cuda_stream, pairs=pr)
         torch.cumsum(distinct.to(torch.int64), 0, out=offsets[1:])
         total = int(offsets[-1])
         pixels = torch.empty(total, dtype=torch.int32, device=dev)
-        ext.visibility_pixels(**args, out_offsets=offsets.data_ptr(),
-                              out_pixels=pixels.data_ptr())
+        ext.visibility_pixels(inp.points, inp.frames, inp.membership, pr, float(delta),
+                              bitmaps, offsets, pixels, stream.cuda_stream)
         if total:
             # The kernel writes each pair's pixels in arrival order: sort within pairs.
             hw = fr.height * fr.width
             owner = torch.repeat_interleave(torch.arange(p, device=dev), distinct.to(torch.int64))
             keys = torch.sort(owner * hw + pixels.to(torch.int64)).values
             pixels = (keys - owner * hw).to(torch.int32)
-        torch.cuda.current_stream(dev).synchronize()
+        stream.synchronize()
     return PixelLists(offsets, pixels, fr.height, fr.width)

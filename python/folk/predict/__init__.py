@@ -1,33 +1,26 @@
-"""Prediction with the distilled student (METHOD.md §8): image-free, from point features and
-proposals to classified instances over any vocabulary, written in the ScanNet submission
-format; and free-text queries.
+"""Prediction with the distilled student (docs/method.md §8): image-free, from point features and
+proposals to classified instances over any vocabulary (:class:`InstancePrediction`), written
+in the ScanNet submission format (:mod:`folk.predict.submission`); and free-text queries. The
+student's inputs and classification rule are :mod:`folk.student`'s.
 
 Names are imported on first use, so that the command line starts without loading PyTorch.
 """
 
 from __future__ import annotations
 
-import importlib
+from folk._lazy import lazy_getattr
 
 _EXPORTS = {
-    "SceneInputs": "inputs", "parse_scene_list": "inputs",
-    "DEFAULT_TAU_L": "predictor", "PredictConfig": "predictor", "ScenePrediction": "predictor",
-    "class_probabilities": "predictor", "embed_proposals": "predictor",
-    "embed_segments": "predictor",
+    "InstancePrediction": "instances",
+    "PredictConfig": "predictor", "ScenePrediction": "predictor",
     "predict_scene": "predictor", "write_scannet_submission": "predictor",
     "QueryResult": "query", "rank_instances": "query",
+    "prediction_scene_files": "submission", "read_submission": "submission",
+    "write_submission": "submission",
     "TextEmbeddings": "vocabulary", "Vocabulary": "vocabulary",
-    "load_text_embeddings": "vocabulary", "resolve_vocabulary": "vocabulary",
-    "save_text_embeddings": "vocabulary", "vocabulary_from_names": "vocabulary",
+    "clip_text_embeddings": "vocabulary", "load_text_embeddings": "vocabulary",
+    "resolve_vocabulary": "vocabulary", "save_text_embeddings": "vocabulary",
+    "vocabulary_from_names": "vocabulary",
 }
-__all__ = ["DEFAULT_TAU_L", "PredictConfig", "QueryResult", "SceneInputs", "ScenePrediction",
-    "TextEmbeddings", "Vocabulary", "class_probabilities", "embed_proposals", "embed_segments",
-    "load_text_embeddings", "parse_scene_list", "predict_scene", "rank_instances",
-    "resolve_vocabulary", "save_text_embeddings", "vocabulary_from_names",
-    "write_scannet_submission"]
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"folk.predict.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'folk.predict' has no attribute {name!r}")
+__all__ = list(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -4,15 +4,17 @@ embedding ``t`` (image-free, like prediction)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from folk.data.scene import PointFeatures, Proposals
 from folk.errors import FolkInputError
-from folk.predict.predictor import embed_segments
-from folk.proposals.csr import masks_to_csr
-from folk.proposals.nms import DEFAULT_IOU, mask_nms
-from folk.student.model import VLAdapter
+from folk.proposals.nms import DEFAULT_IOU, nms_membership
+from folk.student.classify import embed_segments
+
+if TYPE_CHECKING:
+    from folk.student.model import VLAdapter
 
 
 @dataclass
@@ -40,9 +42,7 @@ def rank_instances(features: PointFeatures | np.ndarray, proposals: Proposals,
     if x.ndim != 2 or x.shape[0] != proposals.num_points:
         raise FolkInputError(f"point features {x.shape} but the proposals cover "
                              f"{proposals.num_points} points")
-    csr = masks_to_csr(proposals.masks)
-    keep = mask_nms(None, proposals.scores, nms_iou, csr=csr)
-    kept = csr.select(keep)
+    keep, kept = nms_membership(proposals, nms_iou)
     emb = embed_segments(adapter, x, kept)
     sim = (emb @ (t / norm)).astype(np.float32)
     order = np.argsort(-sim, kind="stable")

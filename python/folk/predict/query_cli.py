@@ -1,20 +1,35 @@
-"""``folk query``: rank a scene's instances by similarity to free text (image-free)."""
+"""``folk query``: rank a scene's instances by similarity to free text (image-free); a thin
+wrapper over :func:`folk.predict.query.rank_instances`."""
 
 from __future__ import annotations
 
-from folk.predict.cli import add_inputs, load_inputs, text_embeddings_for
+from folk.cli_args import add_command, add_scene_inputs, add_student
 
 
-def run_query(args) -> int:
+def register(subparsers) -> None:
+    q = add_command(
+        subparsers, "query", run, help="rank a scene's instances by similarity to free text",
+        description="Rank the instances of one scene by cosine similarity between the student "
+                    "embedding and the text's embedding (CLIP's text encoder, or an embeddings "
+                    "file that holds the text as one of its names).")
+    q.add_argument("text", help="the query, e.g. 'office chair'")
+    q.add_argument("--scene", required=True)
+    add_scene_inputs(q)
+    add_student(q)
+    q.add_argument("--top", type=int, default=10, help="how many to list (default 10)")
+    q.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args) -> int:
     import json
 
+    from folk.predict.cli import load_student, text_embeddings_from_args
     from folk.predict.query import rank_instances
 
-    inputs, adapter, meta = load_inputs(args)
-    text, _ = text_embeddings_for(args, [args.text], meta)
+    inputs, adapter, meta = load_student(args)
+    text, _ = text_embeddings_from_args(args, [args.text], meta)
     features, proposals = inputs.load(args.scene)
-    result = rank_instances(features, proposals, adapter, text[0],
-                            args.nms_iou if args.nms_iou is not None else 0.9)
+    result = rank_instances(features, proposals, adapter, text[0], args.nms_iou)
     k = len(result.similarity) if args.top is None else min(args.top, len(result.similarity))
     rows = [{"rank": r + 1, "proposal": int(result.proposal_index[r]),
              "similarity": float(result.similarity[r]), "points": int(result.num_points[r]),
@@ -27,17 +42,3 @@ def run_query(args) -> int:
             print(f"{row['rank']:>4}  {row['proposal']:>8}  {row['similarity']:>10.4f}  "
                   f"{row['points']:>7}  {row['score']:>6.3f}")
     return 0
-
-
-def register(subparsers) -> None:
-    q = subparsers.add_parser(
-        "query", help="rank a scene's instances by similarity to free text",
-        description="Rank the instances of one scene by cosine similarity between the student "
-                    "embedding and the text's embedding (CLIP's text encoder, or an embeddings file "
-                    "that holds the text as one of its names).")
-    q.add_argument("text", help="the query, e.g. 'office chair'")
-    q.add_argument("--scene", required=True)
-    add_inputs(q)
-    q.add_argument("--top", type=int, default=10, help="how many to list (default 10)")
-    q.add_argument("--json", action="store_true", help="print JSON")
-    q.set_defaults(func=run_query)

@@ -1,11 +1,18 @@
-"""Text embeddings from CLIP's text encoder for any vocabulary; vocabularies and embedding
-files themselves live in :mod:`folk.data.vocabulary` (re-exported here)."""
+"""Text embeddings of a vocabulary for a distilled student, from wherever they are: an
+embeddings file, the cache ``folk distill`` writes beside its checkpoint, or CLIP's text encoder
+(checked to be the CLIP the student was distilled against). Vocabularies and embedding files
+themselves live in :mod:`folk.data.vocabulary` (re-exported here)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from folk.data.vocabulary import (
+    CHECKPOINT_TEXT_EMBEDDINGS,
     TEXT_EMBEDDINGS_VERSION,
     TextEmbeddings,
     Vocabulary,
@@ -16,9 +23,18 @@ from folk.data.vocabulary import (
 )
 from folk.errors import FolkInputError
 
-__all__ = ["TEXT_EMBEDDINGS_VERSION", "TextEmbeddings", "Vocabulary", "clip_text_embeddings",
-           "load_text_embeddings", "resolve_vocabulary", "save_text_embeddings",
-           "vocabulary_from_names"]
+__all__ = [
+    "TEXT_EMBEDDINGS_VERSION",
+    "ClipChoice",
+    "TextEmbeddings",
+    "Vocabulary",
+    "clip_text_embeddings",
+    "load_text_embeddings",
+    "resolve_vocabulary",
+    "save_text_embeddings",
+    "student_text_embeddings",
+    "vocabulary_from_names",
+]
 
 
 def clip_text_embeddings(names, model: str, *, pretrained: str | None = None,
@@ -41,3 +57,54 @@ def clip_text_embeddings(names, model: str, *, pretrained: str | None = None,
     emb = text_embeddings(clip, list(names), template or TEMPLATE,
                           text_cache_dir if text_cache_dir is not None else None)
     return TextEmbeddings(tuple(names), emb, clip.identity)
+
+
+@dataclass(frozen=True)
+class ClipChoice:
+    """Which CLIP encodes text when no embeddings file covers a vocabulary. ``model`` None: the
+    CLIP recorded in the student's checkpoint (its tag too, unless another model is named).
+    ``cache_dir``: where cached weight tags are looked up; ``text_cache_dir``: the text cache."""
+
+    model: str | None = None
+    pretrained: str | None = None
+    checkpoint: str | None = None
+    cache_dir: str | None = None
+    text_cache_dir: str | None = None
+    device: str = "cpu"
+
+
+def student_text_embeddings(names, checkpoint: str | Path, meta: dict[str, Any] | None = None,
+                            *, embeddings_file: str | Path | None = None,
+                            clip: ClipChoice = ClipChoice()) -> tuple[np.ndarray, str]:
+    """``(C, D)`` embeddings of ``names`` for the student of ``checkpoint`` (a checkpoint file or
+    its directory; ``meta``: its metadata), and a description of where they came from:
+
+    1. ``embeddings_file`` when given (``.npz`` with names + embeddings, or teacher targets);
+    2. else :data:`CHECKPOINT_TEXT_EMBEDDINGS` beside the checkpoint, when it holds every name
+       and no other CLIP model is asked for;
+    3. else CLIP's text encoder: ``clip``, by default the CLIP recorded in the checkpoint, whose
+       identity must match (the student's embeddings live in that model's joint space only).
+    """
+    names = list(names)
+    if embeddings_file is not None:
+        return load_text_embeddings(embeddings_file).select(names), str(embeddings_file)
+    ckpt = Path(checkpoint)
+    beside = (ckpt if ckpt.is_dir() else ckpt.parent) / CHECKPOINT_TEXT_EMBEDDINGS
+    if beside.is_file() and clip.model is None:
+        cached = load_text_embeddings(beside)
+        if set(names) <= set(cached.names):
+            return cached.select(names), str(beside)
+    recorded = dict((meta or {}).get("clip") or {})
+    model = clip.model or recorded.get("model")
+    if model is None:
+        raise FolkInputError(
+            "no text embeddings for this vocabulary: pass --text-embeddings FILE.npz (names + "
+            "embeddings) or name the CLIP the student was distilled against (--clip-model, "
+            "--clip-pretrained / --clip-checkpoint)")
+    same = clip.model is None or clip.model == recorded.get("model")
+    text = clip_text_embeddings(
+        names, model, pretrained=clip.pretrained or (recorded.get("pretrained") if same else None),
+        checkpoint=clip.checkpoint, cache_dir=clip.cache_dir, text_cache_dir=clip.text_cache_dir,
+        template=(meta or {}).get("template") or None,
+        expected_identity=recorded.get("identity") if same else None, device=clip.device)
+    return text.embeddings, f"CLIP {text.model}"

@@ -5,49 +5,52 @@ from __future__ import annotations
 
 import numpy as np
 
+from folk.data.membership import ProposalMembership
 from folk.data.scene import Proposals
 from folk.errors import FolkInputError
-from folk.proposals.csr import ProposalCSR, masks_to_csr
 
 #: The paper's NMS threshold (App. B).
 DEFAULT_IOU = 0.9
 
 
-def mask_iou(masks: np.ndarray | None = None, *, csr: ProposalCSR | None = None) -> np.ndarray:
+def _membership(masks: np.ndarray | None, membership: ProposalMembership | None,
+                caller: str) -> ProposalMembership:
+    if membership is not None:
+        return membership
+    masks = np.asarray(masks, dtype=bool)
+    if masks.ndim != 2:
+        raise FolkInputError(f"{caller}: proposal masks must be (N, Q), got shape {masks.shape}")
+    return ProposalMembership.from_masks(masks)
+
+
+def mask_iou(masks: np.ndarray | None = None, *,
+             membership: ProposalMembership | None = None) -> np.ndarray:
     """``(Q, Q) float64`` pairwise IoU of the columns of an ``(N, Q)`` boolean mask matrix (or
-    of the proposals of ``csr``).
+    of the proposals of ``membership``).
 
     Intersections come from a sparse product (cost grows with the overlaps, not with N × Q²);
-    an empty pair (both masks empty) has IoU 0.
+    a pair of empty proposals has IoU 0.
     """
-    if csr is None:
-        masks = np.asarray(masks, dtype=bool)
-        if masks.ndim != 2:
-            raise FolkInputError(f"proposal masks must be (N, Q), got shape {masks.shape}")
-        csr = masks_to_csr(masks)
-    a = csr.to_scipy()
+    membership = _membership(masks, membership, "mask_iou")
+    a = membership.to_scipy()
     inter = (a @ a.T).toarray().astype(np.float64)
-    sizes = csr.sizes.astype(np.float64)
+    sizes = np.asarray(membership.sizes, dtype=np.float64)
     union = sizes[:, None] + sizes[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def mask_nms(masks: np.ndarray | None, scores: np.ndarray, iou_threshold: float = DEFAULT_IOU,
-             *, csr: ProposalCSR | None = None) -> np.ndarray:
+             *, membership: ProposalMembership | None = None) -> np.ndarray:
     """Greedy mask NMS. Returns the kept proposal indices, highest score first.
 
     Proposals are visited by descending score (ties: lower index first); a proposal is
     suppressed when its IoU with an already kept one is **strictly greater** than
-    ``iou_threshold`` (as ``torchvision.ops.nms``). ``masks`` is ``(N, Q)`` bool (or give its
-    ``csr`` instead), ``scores`` ``(Q,)``. ``iou_threshold >= 1`` keeps everything.
+    ``iou_threshold`` (as ``torchvision.ops.nms``). ``masks`` is ``(N, Q)`` bool (or pass
+    ``None`` and its ``membership``), ``scores`` ``(Q,)``. ``iou_threshold >= 1`` keeps
+    everything.
     """
-    if csr is None:
-        masks = np.asarray(masks, dtype=bool)
-        if masks.ndim != 2:
-            raise FolkInputError(f"mask_nms: masks must be (N, Q), got {masks.shape}")
-        q = masks.shape[1]
-    else:
-        q = csr.num_proposals
+    membership = _membership(masks, membership, "mask_nms")
+    q = membership.num_proposals
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     if scores.shape[0] != q:
         raise FolkInputError(f"mask_nms: {q} masks and {scores.shape[0]} scores do not match")
@@ -58,7 +61,7 @@ def mask_nms(masks: np.ndarray | None, scores: np.ndarray, iou_threshold: float 
     order = np.argsort(-scores, kind="stable")
     if q == 0 or iou_threshold >= 1.0:
         return order.astype(np.int64)
-    over = mask_iou(masks, csr=csr)[np.ix_(order, order)] > iou_threshold  # visiting order
+    over = mask_iou(membership=membership)[np.ix_(order, order)] > iou_threshold  # visiting order
     suppressed = np.zeros(q, dtype=bool)
     keep = []
     for i in range(q):
@@ -74,3 +77,13 @@ def nms_proposals(proposals: Proposals, iou_threshold: float = DEFAULT_IOU,
     """``(kept proposals, kept indices)``, kept ones ordered by descending score."""
     keep = mask_nms(proposals.masks, proposals.scores, iou_threshold)
     return Proposals(proposals.masks[:, keep], proposals.scores[keep]), keep
+
+
+def nms_membership(proposals: Proposals, iou_threshold: float = DEFAULT_IOU,
+                   ) -> tuple[np.ndarray, ProposalMembership]:
+    """The proposals mask NMS keeps, as prediction uses them: ``(kept indices (K,) int64,
+    highest score first; their ProposalMembership, in that order)``. The membership of all
+    proposals is built once and serves both the IoUs and the selection."""
+    membership = ProposalMembership.from_masks(proposals.masks)
+    keep = mask_nms(None, proposals.scores, iou_threshold, membership=membership)
+    return keep, membership.select(keep)

@@ -1,4 +1,4 @@
-"""The student's VL-adapter (METHOD.md §6): ``f_q = normalise(MLP(mean_{i∈q} X_i))`` with
+"""The student's VL-adapter (docs/method.md §6): ``f_q = normalise(MLP(mean_{i∈q} X_i))`` with
 MLP = Linear(C, H) → activation → Linear(H, D). It is vocabulary-agnostic: any set of text
 embeddings of dimension D classifies its outputs.
 

@@ -19,29 +19,19 @@ points as area-weighted surface samples, GT and GT proposals::
     <out>/proposals/<scene>_scores.npy
 
 Use :func:`generate_scene` (or ``folk synth``); :func:`build_scene` gives the same scene in
-memory without rendering.
+memory without rendering. Names are imported on first use (Open3D only when a scene is made).
 """
 
-from folk.synthetic.config import (
-    GENERATOR_VERSION,
-    PRESETS,
-    STRUCTURE_IDS,
-    VOCABULARY,
-    VOCABULARY_IDS,
-    SceneConfig,
-    get_config,
-)
-from folk.synthetic.writer import (
-    BuiltScene,
-    SyntheticScene,
-    build_scene,
-    default_name,
-    generate_scene,
-    is_complete,
-)
+from __future__ import annotations
 
-__all__ = [
-    "GENERATOR_VERSION", "PRESETS", "STRUCTURE_IDS", "VOCABULARY", "VOCABULARY_IDS",
-    "BuiltScene", "SceneConfig", "SyntheticScene", "build_scene", "default_name",
-    "generate_scene", "get_config", "is_complete",
-]
+from folk._lazy import lazy_getattr
+
+_EXPORTS = {
+    "GENERATOR_VERSION": "config", "PRESETS": "config", "STRUCTURE_IDS": "config",
+    "VOCABULARY": "config", "VOCABULARY_IDS": "config", "SceneConfig": "config",
+    "get_config": "config",
+    "BuiltScene": "writer", "SyntheticScene": "writer", "build_scene": "writer",
+    "default_name": "writer", "generate_scene": "writer", "is_complete": "writer",
+}
+__all__ = list(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import time
 
+from folk.cli_args import add_command, add_quiet
 from folk.synthetic.config import PRESETS
-from folk.synthetic.writer import default_name, generate_scene, is_complete
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "synth", help="generate synthetic RGB-D scenes in the ScanNet layout",
+    p = add_command(
+        subparsers, "synth", run,
+        help="generate synthetic RGB-D scenes in the ScanNet layout",
         description="Generate synthetic scenes <out>/synthSSSS_00 (points, frames, GT, "
                     "GT proposals), deterministic per seed.")
     p.add_argument("--out", required=True, help="output folder")
@@ -22,11 +23,12 @@ def register(subparsers) -> None:
                    help="raw frames per scene (default: the preset's)")
     p.add_argument("--overwrite", action="store_true",
                    help="regenerate scenes that are already complete")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
+    add_quiet(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from folk.synthetic.writer import default_name, generate_scene, is_complete
+
     overrides = {} if args.frames is None else {"n_frames": args.frames}
     for seed in range(args.seed, args.seed + args.scenes):
         name = default_name(seed)

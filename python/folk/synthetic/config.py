@@ -9,23 +9,18 @@ benchmarks). ``generate_scene(..., **overrides)`` replaces single fields of a pr
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
+from folk.data.classes import SYNTHETIC_CLASSES, load_class_list
 from folk.errors import FolkInputError
 
 #: Bumped whenever the same (seed, preset) would produce different bytes.
 GENERATOR_VERSION = "1"
 
-_SCANNET200 = Path(__file__).resolve().parent.parent / "data" / "resources" / "scannet200.json"
-
-#: Object classes the generator furnishes rooms with (ScanNet200 names), in a fixed order.
-VOCABULARY: tuple[str, ...] = (
-    "chair", "table", "desk", "couch", "bed", "cabinet", "bookshelf", "nightstand", "stool",
-    "toilet", "trash can", "lamp", "plant", "box", "monitor", "pillow",
-)
+#: Object classes the generator furnishes rooms with (ScanNet200 names), in a fixed order: the
+#: ``synthetic`` vocabulary, defined with the other class lists in :mod:`folk.data.classes`.
+VOCABULARY: tuple[str, ...] = SYNTHETIC_CLASSES
 
 #: Structure classes (in the GT and the PLY, never in the proposals).
 STRUCTURE: tuple[str, ...] = ("wall", "floor")
@@ -34,8 +29,8 @@ STRUCTURE: tuple[str, ...] = ("wall", "floor")
 @lru_cache(maxsize=1)
 def scannet200_ids() -> dict[str, int]:
     """ScanNet200 class name -> label id (from folk's bundled ``scannet200.json``)."""
-    data = json.loads(_SCANNET200.read_text())
-    return dict(zip(data["class_names"], (int(i) for i in data["class_ids"]), strict=True))
+    classes = load_class_list("scannet200")
+    return dict(zip(classes.names, classes.ids, strict=True))
 
 
 def label_id(name: str) -> int:

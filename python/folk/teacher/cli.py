@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from folk.cli_args import add_clip_weights, add_command, add_quiet, add_scene_layout
 from folk.errors import FolkInputError
 
 
@@ -25,11 +26,13 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from folk.clip.pooling import POOLINGS
-    from folk.teacher.pipeline import TEACHERS
+    from folk.clip.defaults import DEFAULT_MODEL, POOLINGS
+    from folk.teacher.config import TEACHERS, TeacherConfig
 
-    p = subparsers.add_parser(
-        "teacher", help="compute CLIP teacher targets for scenes and their proposals",
+    defaults = TeacherConfig()
+    p = add_command(
+        subparsers, "teacher", run,
+        help="compute CLIP teacher targets for scenes and their proposals",
         description=(
             "Visibility -> multi-view selection -> dense masks -> per-view CLIP embeddings -> "
             "label vote, for every proposal of every scene; writes <out>/<scene>.npz (teacher "
@@ -41,41 +44,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="scene folders (ScanNet layout), or folders holding scene folders")
     p.add_argument("--out", required=True, type=Path, help="output folder of <scene>.npz")
     p.add_argument("--proposals", type=Path, default=None,
-                   help="folder of <scene>_masks.pt (+ optional <scene>_scores.npy); "
-                        "default: a 'proposals' folder beside the scenes")
+                   help="folder of per-scene proposals (<scene>_masks.pt/.npy/.npz or "
+                        "<scene>.*, optional <scene>_scores.*, as folk distill and folk predict "
+                        "read them); default: a 'proposals' folder beside the scenes")
     p.add_argument("--vocabulary", required=True,
                    help="'synthetic', 'scannet200', 'replica', a file with one class per line, "
                         "or a comma-separated list")
-    p.add_argument("--dataset", default="scannet", choices=("scannet", "replica"),
-                   help="scene layout (depth scale, mesh name, default stride)")
-    p.add_argument("--stride", type=int, default=None, help="use every n-th frame")
-    p.add_argument("--teacher", default="folk", choices=TEACHERS,
-                   help="'folk' (default) or the 'openmask3d' crop baseline")
+    add_scene_layout(p)
+    p.add_argument("--teacher", default=defaults.teacher, choices=TEACHERS,
+                   help=f"'folk' or the 'openmask3d' crop baseline (default {defaults.teacher})")
     g = p.add_argument_group("CLIP")
-    g.add_argument("--clip-model", default=None, help="open_clip architecture "
-                   "(default folk-small-clip)")
-    g.add_argument("--clip-pretrained", default=None,
-                   help="open_clip pretrained tag, from the local cache only")
-    g.add_argument("--clip-checkpoint", default=None, help="local checkpoint file")
-    g.add_argument("--clip-cache-dir", default=None, help="where cached tags are looked up")
-    g.add_argument("--text-cache-dir", default=None, help="text-embedding cache folder")
-    g.add_argument("--pooling", default=None, choices=POOLINGS)
+    add_clip_weights(g, model_help=f"open_clip architecture (default {DEFAULT_MODEL})")
+    g.add_argument("--pooling", default=None, choices=POOLINGS,
+                   help=f"mask pooling (default {defaults.clip.pooling})")
     g.add_argument("--clip-short-side", type=int, default=None,
-                   help="CLIP input size of a frame's shorter side, pixels")
-    g.add_argument("--batch-frames", type=int, default=None, help="frames per CLIP forward")
+                   help="CLIP input size of a frame's shorter side, pixels (default: the "
+                        "model's recommended one)")
+    g.add_argument("--batch-frames", type=int, default=None,
+                   help=f"frames per CLIP forward (default {defaults.clip.batch_frames})")
     g.add_argument("--device", default="cpu",
                    help="'cpu' or 'cuda[:N]': CLIP and the geometry kernels run there")
     g = p.add_argument_group("views and masks")
-    g.add_argument("--k", type=int, default=None, help="views per proposal (default 5)")
+    g.add_argument("--k", type=int, default=None,
+                   help=f"views per proposal (default {defaults.views.k})")
     g.add_argument("--theta", type=float, default=None,
-                   help="minimum rotation between views, degrees (default 15; 0 = plain top-k)")
-    g.add_argument("--delta", type=float, default=None, help="depth tolerance, metres (0.2)")
+                   help=f"minimum rotation between views, degrees (default "
+                        f"{defaults.views.theta_deg:g}; 0 = plain top-k)")
+    g.add_argument("--delta", type=float, default=None,
+                   help=f"depth tolerance, metres (default {defaults.visibility.delta})")
     g.add_argument("--sparse-masks", action="store_true",
                    help="pool the sparse masks (no density-guided completion)")
     p.add_argument("--shard", type=_shard, default=(0, 1), help="i/n: this process's share")
     p.add_argument("--overwrite", action="store_true", help="redo finished scenes")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    add_quiet(p)
 
 
 def _vocabulary(spec: str) -> list[str]:
@@ -85,7 +86,9 @@ def _vocabulary(spec: str) -> list[str]:
 
 
 def find_jobs(paths: list[Path], proposals: Path | None, dataset: str, stride: int | None):
-    """Scene folders (given directly or one level down) with their proposal files."""
+    """Scene folders (given directly or one level down) with their proposal files, found by
+    :func:`folk.proposals.files.proposal_files` (the names every command reads)."""
+    from folk.proposals.files import proposal_files
     from folk.teacher.pipeline import SceneJob
 
     roots: list[Path] = []
@@ -103,16 +106,10 @@ def find_jobs(paths: list[Path], proposals: Path | None, dataset: str, stride: i
     jobs = []
     for root in roots:
         folder = proposals or root.parent / "proposals"
-        masks = folder / f"{root.name}_masks.pt"
-        if not masks.is_file():
-            alt = [folder / f"{root.name}_masks{s}" for s in (".npy", ".npz")]
-            masks = next((a for a in alt if a.is_file()), masks)
-        if not masks.is_file():
-            raise FolkInputError(f"no proposals for scene {root.name} (expected "
-                                 f"{masks.name}; set --proposals)", folder)
-        scores = folder / f"{root.name}_scores.npy"
-        jobs.append(SceneJob(root.name, root, masks, scores if scores.is_file() else None,
-                             dataset, stride))
+        if not folder.is_dir():
+            raise FolkInputError("proposals folder not found (set --proposals)", folder)
+        masks, scores = proposal_files(folder, root.name)
+        jobs.append(SceneJob(root.name, root, masks, scores, dataset, stride))
     names = [j.name for j in jobs]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -123,8 +120,12 @@ def find_jobs(paths: list[Path], proposals: Path | None, dataset: str, stride: i
 def build_config(args: argparse.Namespace):
     import dataclasses
 
-    from folk.teacher.config import ViewSelectionConfig, VisibilityConfig
-    from folk.teacher.pipeline import ClipConfig, TeacherConfig
+    from folk.teacher.config import (
+        ClipConfig,
+        TeacherConfig,
+        ViewSelectionConfig,
+        VisibilityConfig,
+    )
 
     base = TeacherConfig.openmask3d() if args.teacher == "openmask3d" else TeacherConfig()
     clip = {"model": args.clip_model, "pretrained": args.clip_pretrained,

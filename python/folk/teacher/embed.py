@@ -3,7 +3,7 @@
 Two embedders with one interface (:meth:`embed`: a batch of frames, the masks of each, their
 embeddings):
 
-* :class:`MaskPoolingEmbedder` — folk's teacher (METHOD.md §4): every frame is encoded once
+* :class:`MaskPoolingEmbedder` — folk's teacher (docs/method.md §4): every frame is encoded once
   (dense ViT features, batched over frames) and every mask seen in it is pooled from that one
   forward (``"mean"``: ``φ(Σ F·m / Σ m)``; ``"attention"``: masked attention in the last block).
 * :class:`CropEmbedder` — the OpenMask3D-style baseline (:mod:`folk.teacher.baseline`): the
@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from folk.clip.defaults import POOLINGS
 from folk.clip.dense import encode_dense, patch_grid
 from folk.clip.loader import ClipModel
-from folk.clip.pooling import POOLINGS, area_weights_from_pixels, pool
+from folk.clip.pooling import area_weights_from_pixels, pool
 from folk.errors import FolkInputError
 
 

@@ -7,7 +7,7 @@ splits the scene list between processes).
 
 Two teachers, selected by :attr:`TeacherConfig.teacher`:
 
-``"folk"`` (METHOD.md §1–5)
+``"folk"`` (docs/method.md §1–5)
     visibility counts per (frame, proposal) → multi-view selection (top-k by visible points,
     pruned by rotation angle θ) → sparse masks of the visible points' pixels → density-guided
     completion → one dense CLIP forward per frame, masks pooled from it → label vote.
@@ -26,7 +26,6 @@ are listed in ``meta["no_view"]`` and reported, never silently dropped.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
 import zipfile
@@ -36,109 +35,18 @@ from pathlib import Path
 
 import numpy as np
 
-from folk.clip.loader import DEFAULT_MODEL, ClipModel, load_clip
-from folk.clip.text import TEMPLATE, text_embeddings
+from folk.clip.loader import ClipModel
+from folk.clip.text import text_embeddings
+from folk.data.membership import ProposalMembership
 from folk.data.scene import Proposals, Scene
 from folk.errors import FolkInputError
 from folk.ops.mask_completion import complete_masks
 from folk.ops.views import select_views
-from folk.ops.visibility import (
-    PixelLists,
-    ProposalMembership,
-    visibility_counts,
-    visible_pixels,
-)
-from folk.teacher.config import MaskCompletionConfig, ViewSelectionConfig, VisibilityConfig
+from folk.ops.visibility import PixelLists, visibility_counts, visible_pixels
+from folk.teacher.config import TeacherConfig
 from folk.teacher.embed import CropEmbedder, FrameMasks, MaskPoolingEmbedder
 from folk.teacher.targets import TeacherTargets, load_targets, save_targets
 from folk.teacher.vote import VoteResult, vote
-
-TEACHERS = ("folk", "openmask3d")
-#: Default CLIP input short side per model, where the model's own is not the best choice.
-#: folk-small-clip was trained on whole 640 x 480 frames resized to 96 x 128 (and on 64 px object
-#: crops, scripts/train_small_clip.py); encoding frames at 128 x 168 (positional embedding
-#: resized) labels small objects better. Chosen on validation scenes (synthetic seeds 100-109:
-#: short side 96 / 128 / 160 / 192 -> AP 84.3 / 90.1 / 90.0 / 90.2), not the benchmark's.
-RECOMMENDED_SHORT_SIDE: dict[str, int] = {"folk-small-clip": 128}
-
-
-@dataclass(frozen=True)
-class ClipConfig:
-    """Which CLIP, and how the teacher uses it.
-
-    Attributes:
-        model: open_clip architecture (default: the project's small CLIP — synthetic
-            vocabulary only; for real scans give real weights).
-        pretrained: open_clip pretrained tag, resolved from the local cache only.
-        checkpoint: local checkpoint file (takes precedence over ``pretrained``).
-        weights_cache_dir: where cached tags are looked up (default: HF cache, ~/.cache/clip).
-        text_cache_dir: text-embedding cache folder (default ``~/.cache/folk/text``).
-        template: prompt, METHOD.md §5.
-        pooling: ``"attention"`` (masked attention in the last block) or ``"mean"``
-            (``φ(Σ F·m / Σ m)``). Ours: ``"attention"`` (measured better, docs/teacher.md).
-        short_side: CLIP input size of a frame's shorter side in pixels (the longer side keeps
-            the aspect ratio); ``None``: :data:`RECOMMENDED_SHORT_SIDE` or the model's own.
-        batch_frames: frames per CLIP forward.
-        device: ``"cpu"`` or ``"cuda"``.
-    """
-
-    model: str = DEFAULT_MODEL
-    pretrained: str | None = None
-    checkpoint: str | None = None
-    weights_cache_dir: str | None = None
-    text_cache_dir: str | None = None
-    template: str = TEMPLATE
-    pooling: str = "attention"
-    short_side: int | None = None
-    batch_frames: int = 8
-    device: str = "cpu"
-
-    def load(self) -> ClipModel:
-        return load_clip(self.model, pretrained=self.pretrained, checkpoint=self.checkpoint,
-                         cache_dir=self.weights_cache_dir, device=self.device)
-
-    def resolved_short_side(self) -> int | None:
-        return self.short_side or RECOMMENDED_SHORT_SIDE.get(self.model)
-
-
-@dataclass(frozen=True)
-class TeacherConfig:
-    """Everything the teacher does, one config per step (geometry steps: folk.teacher.config).
-
-    Attributes:
-        teacher: ``"folk"`` or ``"openmask3d"`` (the baseline).
-        dense_masks: complete the sparse masks (METHOD.md §3) before pooling (folk only).
-        crop_levels, crop_expansion: the baseline's multi-level crops (OpenMask3D: 3, 0.1).
-        frame_chunk: frames whose depth images are held at once in the visibility pass.
-        geometry_device: where the visibility and mask-completion kernels run (``"cpu"``,
-            ``"cuda"``); CLIP runs on ``clip.device``.
-    """
-
-    teacher: str = "folk"
-    visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
-    views: ViewSelectionConfig = field(default_factory=ViewSelectionConfig)
-    completion: MaskCompletionConfig = field(default_factory=MaskCompletionConfig)
-    dense_masks: bool = True
-    clip: ClipConfig = field(default_factory=ClipConfig)
-    crop_levels: int = 3
-    crop_expansion: float = 0.1
-    frame_chunk: int = 64
-    geometry_device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        if self.teacher not in TEACHERS:
-            raise FolkInputError(f"unknown teacher {self.teacher!r}; expected one of {TEACHERS}")
-
-    @classmethod
-    def openmask3d(cls, **overrides) -> TeacherConfig:
-        """The baseline: top-5 views by visible points, no rotation pruning, crops."""
-        base = {"teacher": "openmask3d", "views": ViewSelectionConfig(k=5, theta_deg=0.0),
-                "dense_masks": False}
-        base.update(overrides)
-        return cls(**base)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def _np(x) -> np.ndarray:

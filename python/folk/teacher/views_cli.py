@@ -25,24 +25,22 @@ from pathlib import Path
 
 import numpy as np
 
+from folk.cli_args import add_command, add_scene_layout, add_trust_pickle
 from folk.errors import FolkInputError
 from folk.files import save_npz
-from folk.teacher.config import ViewSelectionConfig, VisibilityConfig
+from folk.teacher.config import TeacherConfig, ViewSelectionConfig, VisibilityConfig
 
 
 def register(subparsers) -> None:
     vis, sel = VisibilityConfig(), ViewSelectionConfig()
-    p = subparsers.add_parser(
-        "views", help="visibility counts and view selection for one scene",
+    p = add_command(
+        subparsers, "views", run, help="visibility counts and view selection for one scene",
         description=__doc__.split("\n\n")[1], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--scene", required=True, type=Path, help="scene folder")
     p.add_argument("--proposals", required=True, type=Path,
                    help="Mask3D proposal masks (N x Q): .pt/.npy/.npz")
     p.add_argument("--scores", type=Path, default=None, help="optional (Q,) proposal scores")
-    p.add_argument("--dataset", default="scannet", choices=("scannet", "replica"),
-                   help="scene layout and depth scale (default: scannet)")
-    p.add_argument("--stride", type=int, default=None,
-                   help="use every N-th frame (default: 10 for ScanNet, 1 for Replica)")
+    add_scene_layout(p)
     p.add_argument("--delta", type=float, default=vis.delta,
                    help=f"depth tolerance in metres (default: {vis.delta})")
     p.add_argument("--k", type=int, default=sel.k, help=f"views per proposal (default: {sel.k})")
@@ -54,18 +52,18 @@ def register(subparsers) -> None:
     p.add_argument("--refill", action="store_true",
                    help="walk past the top-k until k views are kept")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
-    p.add_argument("--chunk-frames", type=int, default=32,
-                   help="depth frames held in memory at once (default: 32)")
-    p.add_argument("--trust-pickle", action="store_true",
-                   help="allow .pt proposal files that need full unpickling (trusted files only)")
+    p.add_argument("--chunk-frames", type=int, default=TeacherConfig().frame_chunk,
+                   help=f"depth frames held in memory at once (default: "
+                        f"{TeacherConfig().frame_chunk}, as the teacher's)")
+    add_trust_pickle(p)
     p.add_argument("--out", required=True, type=Path, help="output .npz")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from folk.data import read_proposals, read_scene
+    from folk.data.membership import ProposalMembership
     from folk.ops.views import select_views
-    from folk.ops.visibility import ProposalMembership, visibility_counts
+    from folk.ops.visibility import visibility_counts
 
     vis_cfg = VisibilityConfig(delta=args.delta)
     sel_cfg = ViewSelectionConfig(k=args.k, theta_deg=args.theta, min_visible=args.min_visible,
@@ -94,8 +92,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         points = torch.from_numpy(points).to(args.device)
-        mb = ProposalMembership(torch.from_numpy(mb.offsets).to(args.device),
-                                torch.from_numpy(mb.indices).to(args.device), mb.num_points)
+        mb = mb.to(args.device)
     t_load = t_kernel = 0.0
     start = 0
     while start < f:

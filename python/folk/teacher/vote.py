@@ -1,4 +1,4 @@
-"""The label vote (METHOD.md §5): from a proposal's view embeddings to its label and target.
+"""The label vote (docs/method.md §5): from a proposal's view embeddings to its label and target.
 
 Per view ``v``: ``c_v = argmax_c cos(e_v, t_c)``. The proposal's label ``c*`` is the most frequent
 ``c_v``; a tie is broken by the highest mean similarity ``mean_{v: c_v = c} cos(e_v, t_c)`` among

@@ -1,4 +1,5 @@
-"""Reading the benchmark's one-integer-per-line text files quickly and with clear errors."""
+"""Reading the benchmark's one-integer-per-line text files (GT ids, submission masks) quickly
+and with clear errors, and listing a folder's ``<scene>.txt`` files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Predictions in the ScanNet benchmark submission format, read and written.
+"""Predictions in the ScanNet benchmark submission format, written (``folk predict``) and read
+(``folk eval``) here, in one place.
 
 ```
 <out>/<scene>.txt                 one line per instance: "pred_mask/<scene>_<k>.txt <label_id> <confidence>"
@@ -15,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from folk.data.int_lines import read_int_lines, scene_files
 from folk.errors import FolkInputError
-from folk.evaluation._text import read_int_lines, scene_files
-from folk.evaluation.prediction import InstancePrediction
 from folk.files import atomic_open, write_text
+from folk.predict.instances import InstancePrediction
 
 MASK_FOLDER = "pred_mask"
 
@@ -36,9 +37,10 @@ def write_submission(out_dir: str | Path, scene: str, prediction: InstancePredic
     out_dir = Path(out_dir)
     lines = []
     buffer = np.full(2 * prediction.num_vertices, ord("\n"), dtype=np.uint8)
+    rows = prediction.instance_masks()
     for k in range(len(prediction)):
         relative = f"{MASK_FOLDER}/{scene}_{k}.txt"
-        buffer[0::2] = prediction.masks[k].view(np.uint8) + ord("0")
+        buffer[0::2] = rows[k].view(np.uint8) + ord("0")
         with atomic_open(out_dir / relative, "wb") as handle:
             handle.write(buffer.tobytes())
         label = int(prediction.label_ids[k])
@@ -97,7 +99,8 @@ def read_submission(
         confidences.append(confidence)
     if not masks:
         return InstancePrediction.empty(num_vertices or 0)
-    return InstancePrediction(np.stack(masks), np.asarray(labels), np.asarray(confidences))
+    return InstancePrediction(np.stack(masks, axis=1), np.asarray(labels),
+                              np.asarray(confidences))
 
 
 def _parse_line(line: str, number: int, path: Path) -> tuple[str, int, float]:

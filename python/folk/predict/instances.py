@@ -1,4 +1,6 @@
-"""The predictions of one scene, as the evaluator and the submission files see them."""
+"""The predicted instances of one scene, as the submission files hold them and the evaluator
+scores them (:class:`InstancePrediction`). Defined with prediction, which makes them;
+:mod:`folk.evaluation` imports it."""
 
 from __future__ import annotations
 
@@ -11,16 +13,18 @@ from folk.errors import FolkInputError
 
 @dataclass(frozen=True, eq=False)
 class InstancePrediction:
-    """Q predicted instances of one scene.
+    """K predicted instances of one scene.
 
-    masks:       (Q, N) bool, one row per instance over the scene's N vertices (the
-                 ``*_vh_clean_2.ply`` vertices on ScanNet). Any numeric array is accepted and
-                 read as ``!= 0``. OpenMask3D stores (N, Q): pass ``masks.T``.
-    label_ids:   (Q,) int64, benchmark label ids (e.g. ScanNet200 ``VALID_CLASS_IDS_200``), not
+    masks:       (N, K) bool, **one column per instance** over the scene's N vertices (the
+                 ``*_vh_clean_2.ply`` vertices on ScanNet) — folk's one mask orientation,
+                 that of :class:`~folk.data.scene.Proposals` and Mask3D's files. Any numeric
+                 array is accepted and read as ``!= 0``.
+    label_ids:   (K,) int64, benchmark label ids (e.g. ScanNet200 ``VALID_CLASS_IDS_200``), not
                  indices into a class list.
-    confidences: (Q,) float64, finite; higher ranks first.
+    confidences: (K,) float64, finite; higher ranks first.
 
-    The constructor normalises dtypes and checks shapes, raising :class:`FolkInputError`.
+    The constructor normalises dtypes and checks shapes, raising :class:`FolkInputError` (a
+    ``(K, N)`` array is recognised and rejected when K != N).
     """
 
     masks: np.ndarray
@@ -36,18 +40,20 @@ class InstancePrediction:
                 f"label_ids and confidences must be 1-D, got shapes {label_ids.shape} and "
                 f"{confidences.shape}"
             )
-        q = label_ids.shape[0]
-        if masks.size == 0 and q == 0:
-            masks = masks.reshape(0, masks.shape[-1] if masks.ndim == 2 else 0)
+        k = label_ids.shape[0]
+        if masks.size == 0 and k == 0:
+            masks = masks.reshape(masks.shape[0] if masks.ndim == 2 else 0, 0)
         if masks.ndim != 2:
-            raise FolkInputError(f"masks must be 2-D (Q instances x N vertices), got {masks.shape}")
-        if confidences.shape[0] != q or masks.shape[0] != q:
+            raise FolkInputError(f"masks must be 2-D (N vertices x K instances), got "
+                                 f"{masks.shape}")
+        if confidences.shape[0] != k or masks.shape[1] != k:
             hint = ""
-            if masks.shape[1] == q and masks.shape[0] != q:
-                hint = " (masks look like N x Q: pass masks.T)"
+            if masks.shape[0] == k and masks.shape[1] != k:
+                hint = " (masks look like K x N: pass masks.T)"
             raise FolkInputError(
-                f"inconsistent prediction: {q} label_ids, {confidences.shape[0]} confidences, "
-                f"masks of shape {masks.shape}; masks must be Q x N{hint}"
+                f"inconsistent prediction: {k} label_ids, {confidences.shape[0]} confidences, "
+                f"masks of shape {masks.shape}; masks must be N x K, one column per "
+                f"instance{hint}"
             )
         if label_ids.dtype.kind == "f":
             if not np.all(np.isfinite(label_ids)) or np.any(label_ids != np.round(label_ids)):
@@ -66,7 +72,7 @@ class InstancePrediction:
     def empty(cls, num_vertices: int = 0) -> InstancePrediction:
         """No predicted instance."""
         return cls(
-            np.zeros((0, num_vertices), dtype=bool),
+            np.zeros((num_vertices, 0), dtype=bool),
             np.zeros(0, dtype=np.int64),
             np.zeros(0, dtype=np.float64),
         )
@@ -76,7 +82,12 @@ class InstancePrediction:
 
     @property
     def num_vertices(self) -> int:
-        return int(self.masks.shape[1])
+        return int(self.masks.shape[0])
+
+    def instance_masks(self) -> np.ndarray:
+        """``(K, N)`` bool, C-contiguous: row ``k`` is instance ``k``'s mask (a copy, for code
+        that walks instances one at a time)."""
+        return np.ascontiguousarray(self.masks.T)
 
     def with_confidence_one(self) -> InstancePrediction:
         """The same instances, every confidence set to 1 (how OpenMask3D and Open-YOLO 3D
