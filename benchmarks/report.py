@@ -464,12 +464,106 @@ def section_synthetic(r: Results) -> list[str] | None:
     ]
 
 
+#: The deployment runtime's targets on a 2-core CPU (issue 10): the ONNX Runtime label step
+#: within this many times the floor, the runtime end to end within this many seconds at Q = 150.
+RUNTIME_FLOOR_FACTOR, RUNTIME_TARGET_S = 2.0, 0.015
+
+
+def section_runtime(r: Results) -> list[str] | None:
+    b = "bench_runtime::"
+    rows = [("runtime_torch_predict_scene", "PyTorch eager `predict_scene` (dense masks in)"),
+            ("runtime_onnx_session", "ONNX Runtime session alone (graph of the kept proposals)"),
+            ("runtime_end_to_end",
+             "**runtime end to end** (`Runtime.label`: CSR in, NMS, graph, classification)")]
+    sizes = sorted({int(k.rsplit("[", 1)[1].rstrip("]")) for k in r.by_key
+                    if k.startswith(b + "test_runtime_") and "[" in k})
+    floor_key = b + "test_runtime_read_floor"
+    if not sizes and not r.bench(floor_key):
+        return None
+    first = next((r.bench(f"{b}test_{name}[{q}]") for q in sizes for name, _ in rows
+                  if r.bench(f"{b}test_{name}[{q}]")), None)
+    info = first["extra_info"] if first else {}
+    floor = r.info(floor_key, "floor_s")
+    lines = [
+        "## Deployment runtime (`bench_runtime.py`)",
+        "",
+        (f"A ScanNet-sized scene (the synthetic `scannet` preset): {fmt_int(info.get('points'))} "
+         f"points with {info.get('feature_dim', '?')}-dim features, a "
+         f"{info.get('feature_dim', '?')} → {info.get('hidden', '?')} → "
+         f"{info.get('text_dim', '?')} adapter exported by `folk-export` (fp32), "
+         f"{fmt_int(info.get('classes'))} classes; Q proposals (the instances and perturbed "
+         "copies of them)."),
+        "",
+        "| step | " + " | ".join(f"Q = {q}" for q in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+        ("| proposals kept by NMS, memberships (point, proposal) they hold | "
+         + " | ".join(f"{fmt_int(r.info(f'{b}test_runtime_end_to_end[{q}]', 'kept'))}, "
+                      f"{fmt_int(r.info(f'{b}test_runtime_end_to_end[{q}]', 'kept_memberships'))}"
+                      for q in sizes) + " |"),
+    ]
+    for name, label in rows:
+        lines.append(f"| {label} | "
+                     + " | ".join(fmt_time(r.time(f"{b}test_{name}[{q}]")) for q in sizes) + " |")
+    bandwidth = r.info(floor_key, "bandwidth_gb_s")
+    megabytes = (r.info(floor_key, "feature_bytes") or 0) / 1e6
+    lines.append(f"| floor: reading the features once ({megabytes:.1f} MB at "
+                 f"{bandwidth or 0:.1f} GB/s, a large copy's bandwidth in this run) | "
+                 + " | ".join(fmt_time(floor) for _ in sizes) + " |")
+    for name, label in (("runtime_onnx_session", "session / floor"),
+                        ("runtime_end_to_end", "end to end / floor")):
+        lines.append(f"| {label} | " + " | ".join(
+            fmt_ratio(r.time(f"{b}test_{name}[{q}]"), floor) for q in sizes) + " |")
+    lines.append("| speed-up of the runtime over PyTorch eager | " + " | ".join(
+        fmt_ratio(r.time(f"{b}test_runtime_torch_predict_scene[{q}]"),
+                  r.time(f"{b}test_runtime_end_to_end[{q}]")) for q in sizes) + " |")
+    lines.append("")
+    lines += _runtime_targets(r, b, floor)
+    cold, cold_torch = b + "test_runtime_cold_start", b + "test_runtime_cold_start_torch"
+    if r.bench(cold) or r.bench(cold_torch):
+        lines += [
+            ("Cold start (a fresh Python process that loads the model and labels one scene, "
+             "Q = 150; inside the process, after the interpreter started):"),
+            "",
+            "| | whole process | inside the process | PyTorch imported |",
+            "|---|---|---|---|",
+        ]
+        for key, label in ((cold, "folk_runtime + the deployment folder"),
+                           (cold_torch, "folk + PyTorch + the checkpoint")):
+            if r.bench(key):
+                lines.append(f"| {label} | {fmt_time(r.time(key))} | "
+                             f"{fmt_time(r.info(key, 'inside_process_s'))} | "
+                             f"{'yes' if r.info(key, 'torch_imported') else 'no'} |")
+        lines += ["", (f"Cold start of the runtime against PyTorch's: "
+                       f"{fmt_ratio(r.time(cold_torch), r.time(cold))} faster."), ""]
+    return lines
+
+
+def _runtime_targets(r: Results, b: str, floor: float | None) -> list[str]:
+    session = r.time(f"{b}test_runtime_onnx_session[150]")
+    end_to_end = r.time(f"{b}test_runtime_end_to_end[150]")
+    if session is None or end_to_end is None or floor is None:
+        return []
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    return [
+        (f"Targets at Q = 150 on this machine: the ONNX Runtime label step within "
+         f"{RUNTIME_FLOOR_FACTOR:g}× of the floor — {fmt_ratio(session, floor)} ("
+         f"{met(session <= RUNTIME_FLOOR_FACTOR * floor)}); the runtime end to end ≤ "
+         f"{fmt_time(RUNTIME_TARGET_S)} — {fmt_time(end_to_end)} "
+         f"({met(end_to_end <= RUNTIME_TARGET_S)})."),
+        "",
+    ]
+
+
 SECTIONS: list[tuple[str, Callable[[Results], list[str] | None]]] = [
     ("bench_geometry.py", section_geometry),
     ("bench_student.py", section_student),
     ("bench_teacher.py", section_teacher),
     ("bench_evaluation.py", section_evaluation),
     ("bench_synthetic.py", section_synthetic),
+    ("bench_runtime.py", section_runtime),
 ]
 
 

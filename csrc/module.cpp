@@ -5,6 +5,7 @@
 
 #include "mask_completion/mask_completion.h"
 #include "segment_mean/segment_mean.h"
+#include "segmentator/segmentator.h"
 #include "visibility/visibility.h"
 
 #ifdef FOLK_HAVE_OPENMP
@@ -29,4 +30,5 @@ PYBIND11_MODULE(_C, m) {
   folk::visibility::register_visibility(m, testing);
   folk::mask_completion::register_mask_completion(m, testing);
   folk::segment_mean::register_segment_mean(m);
+  folk::segmentator::register_segmentator(m, testing);
 }

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "distill": "folk.distill.cli",
     "predict": "folk.predict.cli",
     "query": "folk.predict.query_cli",
+    "export": "folk.export.cli",
 }
 
 

@@ -102,6 +102,14 @@ def add_student(parser: argparse.ArgumentParser) -> None:
                         help=f"mask NMS IoU; >= 1 disables NMS (default {DEFAULT_IOU})")
 
 
+def add_vocabulary(parser: argparse.ArgumentParser) -> None:
+    """``--vocabulary``: the class names to label with (predict, export), read by
+    :func:`folk.predict.vocabulary.resolve_vocabulary`."""
+    parser.add_argument("--vocabulary", default="scannet200",
+                        help="scannet200, replica, synthetic, a comma-separated list of names, "
+                             "or a file with one name per line (default scannet200)")
+
+
 def clip_choice_from_args(args: argparse.Namespace):
     """The :class:`~folk.predict.vocabulary.ClipChoice` of :func:`add_student`'s options."""
     from folk.predict.vocabulary import ClipChoice
@@ -109,6 +117,15 @@ def clip_choice_from_args(args: argparse.Namespace):
     return ClipChoice(model=args.clip_model, pretrained=args.clip_pretrained,
                       checkpoint=args.clip_checkpoint, cache_dir=args.clip_cache_dir,
                       text_cache_dir=args.text_cache_dir, device=args.clip_device)
+
+
+def student_text_from_args(args: argparse.Namespace, names, meta):
+    """The :class:`~folk.predict.vocabulary.StudentText` of ``names`` for the student of
+    :func:`add_student`'s options (``meta``: its checkpoint's metadata)."""
+    from folk.predict.vocabulary import student_text
+
+    return student_text(names, args.checkpoint, meta, embeddings_file=args.text_embeddings,
+                        clip=clip_choice_from_args(args))
 
 
 def add_scene_list(parser: argparse.ArgumentParser, flag: str, what: str) -> None:

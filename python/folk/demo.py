@@ -1,6 +1,7 @@
 """``folk demo``: the whole pipeline on the embedded default, synthetic scenes made on the spot.
 
-scene -> proposals -> teacher targets -> distillation -> student -> predictions -> evaluation.
+scene -> proposals -> teacher targets -> distillation -> student -> predictions -> evaluation
+-> deployment (the student exported, predicting again without PyTorch: the same AP).
 Each stage is the ``folk`` command a user would type (printed before it runs), so the demo is
 also a worked example. Proposals are the scenes' GT instances in Mask3D's format (standing in
 for Mask3D), point features the geometric ones (no 3D backbone needed), CLIP folk's small
@@ -14,6 +15,8 @@ import shlex
 import shutil
 import time
 from pathlib import Path
+
+from folk.errors import FolkError
 
 TRAIN_SEEDS = (0, 1, 2)
 VAL_SEED = 3
@@ -32,7 +35,6 @@ def register(subparsers) -> None:
 
 def _folk(*argv: str) -> None:
     from folk.cli import main
-    from folk.errors import FolkError
 
     print(f"\n$ folk {shlex.join(argv)}", flush=True)
     start = time.perf_counter()
@@ -72,7 +74,30 @@ def run(args: argparse.Namespace) -> int:
     shutil.copyfile(scenes / "gt" / f"{test}.txt", gt_test / f"{test}.txt")
     _folk("eval", "--gt", str(gt_test), "--pred", str(preds), "--dataset", "scannet200",
           "--json", str(work / "eval.json"))
-    # 5. Free-text query over the held-out scene's instances.
+    # 5. Deployment: the student exported for the torch-free runtime, the same scene again.
+    deployment, preds_runtime = work / "deployment", work / "predictions-runtime"
+    _folk("export", "--checkpoint", str(student), "--vocabulary", "synthetic",
+          "--out", str(deployment))
+    _folk("predict", *inputs, "--checkpoint", str(student), "--vocabulary", "synthetic",
+          "--scenes", test, "--out", str(preds_runtime), "--runtime", "onnx",
+          "--deployment", str(deployment), "--quiet")
+    _folk("eval", "--gt", str(gt_test), "--pred", str(preds_runtime), "--dataset", "scannet200",
+          "--json", str(work / "eval-runtime.json"))
+    ap_torch, ap_runtime = (_ap(work / name) for name in ("eval.json", "eval-runtime.json"))
+    print(f"\nfolk demo: AP {ap_torch:.4f} with PyTorch, {ap_runtime:.4f} with the exported "
+          f"student run by folk_runtime (ONNX Runtime, torch-free) from {deployment}/")
+    if abs(ap_torch - ap_runtime) > 1e-9:
+        raise FolkError("the deployment runtime's AP differs from PyTorch's (a bug: please "
+                        "report it)")
+    # 6. Free-text query over the held-out scene's instances.
     _folk("query", "chair", "--scene", test, *inputs, "--checkpoint", str(student), "--top", "3")
-    print(f"\nfolk demo: outputs in {work}/ (targets/, student/, predictions/, eval.json)")
+    print(f"\nfolk demo: outputs in {work}/ (targets/, student/, predictions/, eval.json, "
+          "deployment/, predictions-runtime/)")
     return 0
+
+
+def _ap(path: Path) -> float:
+    """The overall AP of a ``folk eval --json`` file."""
+    import json
+
+    return float(json.loads(path.read_text())["ap"])

@@ -11,8 +11,8 @@ within its own layer)::
     synthetic    folk.synthetic: a source of scenes (writes the ScanNet layout folk.data reads)
     features     folk.features: per-point features of a scene
     proposals    folk.proposals: class-agnostic instance proposals (files, NMS, geometric)
-    ops          folk.ops: the teacher's geometry kernels (visibility, views, mask completion)
-                 and the segment mean
+    ops          folk.ops: the teacher's geometry kernels (visibility, views, mask completion),
+                 the segment mean and the superpoints (ScanNet's mesh segmentator)
     clip         folk.clip: CLIP loading, dense features, mask pooling, text embeddings
     teacher      folk.teacher: teacher targets (ops + clip on the images)
     student      folk.student: the student's model (segment mean + VL-adapter), the per-scene
@@ -20,6 +20,9 @@ within its own layer)::
                  (distill) or used (predict), which both build on them
     distill      folk.distill: training the student on teacher targets
     predict      folk.predict: image-free predictions, their types and the submission files
+    export       folk.export: the student + a vocabulary as a deployment folder (ONNX) for
+                 the torch-free runtime; after predict, whose vocabulary and text embeddings
+                 it packages
     evaluation   folk.evaluation: the benchmark protocol (AP) on predictions, and the AP of a
                  student during distillation (handed to the trainer as a plain callable)
     app          the command line: folk.cli, folk.cli_args, folk.demo and every ``cli`` /
@@ -53,6 +56,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("student", ("folk.student",)),
     ("distill", ("folk.distill",)),
     ("predict", ("folk.predict",)),
+    ("export", ("folk.export",)),
     ("evaluation", ("folk.evaluation",)),
     ("app", ("folk.cli", "folk.cli_args", "folk.demo")),
 )

@@ -1,5 +1,5 @@
 """Plain NumPy reference implementations of the kernels in :mod:`folk.ops` (docs/method.md
-§1–3 and §6).
+§1–3 and §6) and of the superpoints (:mod:`folk.ops.superpoints`).
 
 Slow and obviously correct: loops over frames and proposals, dense masks, full images. They
 define what the kernels in :mod:`folk.ops` compute, and the tests compare every fast path
@@ -213,3 +213,124 @@ def segment_mean(features: np.ndarray, masks: np.ndarray) -> np.ndarray:
     dense ``(N, Q)`` bool ``masks``: ``masksᵀ X / |q|`` (every proposal non-empty)."""
     m = np.asarray(masks, dtype=bool).astype(np.float64)
     return (m.T @ np.asarray(features, dtype=np.float64)) / m.sum(axis=0)[:, None]
+
+
+# ---- superpoints: ScanNet's segmentator (folk.ops.superpoints) ----------------------------
+
+
+def scannet_vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """``(N, 3) float32``: per vertex, the running mean in face order of the unit normals of its
+    faces (zero-area faces left out), in float32 scalar operations in ScanNet's order."""
+    v = np.asarray(vertices, dtype=np.float32)
+    normals = np.zeros((v.shape[0], 3), dtype=np.float32)
+    counts = np.zeros(v.shape[0], dtype=np.int64)
+    one = np.float32(1.0)
+    with np.errstate(all="ignore"):
+        for i1, i2, i3 in np.asarray(faces, dtype=np.int64).tolist():
+            (x1, y1, z1), (x2, y2, z2), (x3, y3, z3) = v[i1], v[i2], v[i3]
+            ux, uy, uz = x2 - x1, y2 - y1, z2 - z1
+            wx, wy, wz = x3 - x1, y3 - y1, z3 - z1
+            cx, cy, cz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
+            length = np.sqrt(cx * cx + cy * cy + cz * cz)
+            face = np.array([cx / length, cy / length, cz / length], dtype=np.float32)
+            if not np.isfinite(face).all():
+                continue
+            for vertex in (i1, i2, i3):
+                t = one / (np.float32(counts[vertex]) + one)
+                normals[vertex] = t * face + (one - t) * normals[vertex]
+            for vertex in (i1, i2, i3):
+                counts[vertex] += 1
+    return normals
+
+
+def scannet_mesh_edges(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(edges (3F, 2) int64, weights (3F,) float32)``: per face ``(i1, i2, i3)`` the edges
+    ``(i1, i2)``, ``(i1, i3)``, ``(i3, i2)``; weight ``1 − n_a·n_b``, squared when
+    ``n_b · normalize(p_b − p_a) > 0``, in float32 in ScanNet's order."""
+    v = np.asarray(vertices, dtype=np.float32)
+    n = scannet_vertex_normals(v, faces)
+    edges, weights = [], []
+    one = np.float32(1.0)
+    with np.errstate(all="ignore"):
+        for i1, i2, i3 in np.asarray(faces, dtype=np.int64).tolist():
+            for a, b in ((i1, i2), (i1, i3), (i3, i2)):
+                dx, dy, dz = v[b, 0] - v[a, 0], v[b, 1] - v[a, 1], v[b, 2] - v[a, 2]
+                dd = np.sqrt(dx * dx + dy * dy + dz * dz)
+                dx, dy, dz = dx / dd, dy / dd, dz / dd
+                dot = n[a, 0] * n[b, 0] + n[a, 1] * n[b, 1] + n[a, 2] * n[b, 2]
+                convex = n[b, 0] * dx + n[b, 1] * dy + n[b, 2] * dz
+                w = one - dot
+                edges.append((a, b))
+                weights.append(w * w if convex > 0 else w)
+    return (np.array(edges, dtype=np.int64).reshape(-1, 2),
+            np.array(weights, dtype=np.float32).reshape(-1))
+
+
+def felzenszwalb_segments(num_vertices: int, edges: np.ndarray, weights: np.ndarray,
+                          k_thresh: float, min_vertices: int) -> np.ndarray:
+    """``(N,) int64`` segment ids (``0…S−1`` in the order of each segment's first vertex):
+    Felzenszwalb–Huttenlocher over the edges sorted stably by float32 weight (join ``A`` and
+    ``B`` when ``w ≤ T(A)`` and ``w ≤ T(B)``, ``T = w + k_thresh / |C|`` after a join, ``k_thresh``
+    alone for a single vertex), then one pass joining the components of each edge, in the same
+    order, while either has fewer than ``min_vertices`` vertices."""
+    weights = np.asarray(weights, dtype=np.float32)
+    order = np.argsort(weights, kind="stable")
+    ends = np.asarray(edges, dtype=np.int64)[order].tolist()
+    ws = weights[order].tolist()  # float32 values, exact as Python floats
+    k = np.float32(k_thresh)
+    parent = list(range(num_vertices))
+    size = [1] * num_vertices
+    threshold = [float(k)] * num_vertices
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    def join(a: int, b: int) -> int:
+        parent[b] = a
+        size[a] += size[b]
+        return a
+
+    for (a, b), w in zip(ends, ws, strict=True):
+        a, b = find(a), find(b)
+        if a != b and w <= threshold[a] and w <= threshold[b]:
+            root = join(a, b)
+            threshold[root] = float(np.float32(w) + k / np.float32(size[root]))
+    for a, b in ends:
+        a, b = find(a), find(b)
+        if a != b and (size[a] < min_vertices or size[b] < min_vertices):
+            join(a, b)
+    ids: dict[int, int] = {}
+    return np.array([ids.setdefault(find(v), len(ids)) for v in range(num_vertices)],
+                    dtype=np.int64)
+
+
+def mesh_superpoints(vertices: np.ndarray, faces: np.ndarray, k_thresh: float,
+                     min_vertices: int) -> np.ndarray:
+    """ScanNet's segmentator: :func:`felzenszwalb_segments` on :func:`scannet_mesh_edges`."""
+    edges, weights = scannet_mesh_edges(vertices, faces)
+    return felzenszwalb_segments(len(vertices), edges, weights, k_thresh, min_vertices)
+
+
+def knn_graph(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(edges (E, 2) int64, weights (E,) float64)`` of the symmetric k-NN graph by brute
+    force: ``{i, j}`` when either is among the other's ``k`` nearest (self excluded), each edge
+    once as ``(i, j)``, ``i < j``, sorted; weight ``1 − |n_i·n_j|`` with the normal of a point =
+    the eigenvector of the smallest eigenvalue of the covariance of it and its neighbours.
+    Distances must have no ties (random points)."""
+    p = np.asarray(points, dtype=np.float32).astype(np.float64)
+    n = p.shape[0]
+    k = min(k, n - 1)
+    normals = np.zeros((n, 3))
+    pairs = set()
+    for i in range(n):
+        distance = np.sqrt(((p - p[i]) ** 2).sum(axis=1))
+        nearest = [j for j in np.argsort(distance, kind="stable").tolist() if j != i][:k]
+        patch = p[[i, *nearest]]
+        centred = patch - patch.mean(axis=0)
+        normals[i] = np.linalg.eigh(centred.T @ centred)[1][:, 0]
+        pairs.update((min(i, j), max(i, j)) for j in nearest)
+    edges = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+    weights = 1.0 - np.abs((normals[edges[:, 0]] * normals[edges[:, 1]]).sum(axis=1))
+    return edges, weights

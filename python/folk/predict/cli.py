@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from folk.cli_args import (
     add_command,
@@ -12,8 +14,9 @@ from folk.cli_args import (
     add_scene_inputs,
     add_scene_list,
     add_student,
-    clip_choice_from_args,
+    add_vocabulary,
     scene_inputs_from_args,
+    student_text_from_args,
 )
 from folk.errors import FolkInputError
 
@@ -33,12 +36,9 @@ def load_student(args, in_dim=None):
 
 
 def text_embeddings_from_args(args, names, meta):
-    """:func:`folk.predict.vocabulary.student_text_embeddings` of the student's options."""
-    from folk.predict.vocabulary import student_text_embeddings
-
-    return student_text_embeddings(names, args.checkpoint, meta,
-                                   embeddings_file=args.text_embeddings,
-                                   clip=clip_choice_from_args(args))
+    """``(embeddings, source)`` of :func:`folk.cli_args.student_text_from_args`."""
+    text = student_text_from_args(args, names, meta)
+    return text.embeddings, text.source
 
 
 def register(subparsers) -> None:
@@ -50,9 +50,7 @@ def register(subparsers) -> None:
                     "<out>/summary.json. No image is read.")
     add_scene_inputs(p)
     add_student(p)
-    p.add_argument("--vocabulary", default="scannet200",
-                   help="scannet200, replica, synthetic, a comma-separated list of names, or a "
-                        "file with one name per line (default scannet200)")
+    add_vocabulary(p)
     p.add_argument("--out", required=True, help="output directory")
     add_scene_list(p, "--scenes", "scenes to predict (default: every scene with proposals)")
     p.add_argument("--tau-l", type=float, default=None,
@@ -61,7 +59,72 @@ def register(subparsers) -> None:
                    help="every confidence = 1 (as OpenMask3D / Open-YOLO 3D evaluate)")
     p.add_argument("--skip-existing", action="store_true",
                    help="skip scenes whose <out>/<scene>.txt exists")
+    p.add_argument("--runtime", choices=RUNTIMES, default="torch",
+                   help="what computes the labels: PyTorch (default), or the torch-free "
+                        "deployment runtime with ONNX Runtime (onnx) or TensorRT (trt), on the "
+                        "student exported to a temporary deployment folder; same files")
+    p.add_argument("--deployment", default=None,
+                   help="with --runtime onnx|trt: run this folk-export folder instead of "
+                        "exporting --checkpoint (its vocabulary must be --vocabulary's)")
     add_quiet(p)
+
+
+RUNTIMES = ("torch", "onnx", "trt")
+
+
+class SceneLabeller(NamedTuple):
+    """How ``folk predict`` labels a scene: ``label(features, proposals, scene)`` →
+    :class:`~folk.predict.predictor.ScenePrediction`; where the text embeddings came from;
+    the τ_l in use; the temporary folder of an exported deployment (None without one)."""
+
+    label: Callable
+    text_source: str
+    tau_l: float
+    workdir: object | None
+
+
+def scene_labeller(args, vocab, adapter, meta, config) -> SceneLabeller:
+    """The :class:`SceneLabeller` of ``args.runtime``: :func:`folk.predict.predict_scene`, or
+    :func:`folk.export.predictor.predict_scene_runtime` on ``--deployment`` or on the student
+    exported to a temporary folder."""
+    import tempfile
+    from dataclasses import replace
+
+    from folk.predict.predictor import predict_scene
+
+    if args.runtime == "torch":
+        if args.deployment is not None:
+            raise FolkInputError("--deployment runs with --runtime onnx or trt, not torch")
+        text = student_text_from_args(args, vocab.names, meta)
+        return SceneLabeller(lambda features, proposals, scene: predict_scene(
+            features, proposals, adapter, text.embeddings, vocab.label_ids, config,
+            scene=scene), text.source, config.tau_l, None)
+    from folk.export.deploy import ExportOptions, export_deployment, student_export
+    from folk.export.predictor import open_runtime, predict_scene_runtime
+
+    workdir = None
+    if args.deployment is None:
+        text = student_text_from_args(args, vocab.names, meta)
+        workdir = tempfile.TemporaryDirectory(prefix="folk-predict-")
+        folder = export_deployment(
+            Path(workdir.name) / "deployment", student_export(adapter, meta, text, vocab,
+                                                              config.tau_l),
+            ExportOptions(tensorrt=args.runtime == "trt", nms_iou=config.nms_iou)).folder
+        source = text.source
+    else:
+        folder, source = Path(args.deployment), f"deployment {args.deployment}"
+        config = replace(config, tau_l=args.tau_l)  # None: the deployment's
+    runtime = open_runtime(folder, args.runtime)
+    deployed = runtime.deployment
+    if tuple(deployed.vocabulary) != tuple(vocab.names):
+        raise FolkInputError(f"its vocabulary ({len(deployed.vocabulary)} names: "
+                             f"{', '.join(deployed.vocabulary[:5])}, ...) is not --vocabulary's "
+                             f"({vocab.source}); pass the same vocabulary", folder)
+    if deployed.feature_dim != adapter.in_dim:
+        raise FolkInputError(f"it takes {deployed.feature_dim}-dim features but the checkpoint's "
+                             f"adapter {adapter.in_dim}", folder)
+    return SceneLabeller(lambda features, proposals, scene: predict_scene_runtime(
+        runtime, features, proposals, config, scene=scene), source, deployed.tau_l, workdir)
 
 
 def run(args) -> int:
@@ -70,27 +133,28 @@ def run(args) -> int:
 
     from folk import __version__
     from folk.files import write_json
-    from folk.predict.predictor import PredictConfig, predict_scene, write_scannet_submission
+    from folk.predict.predictor import PredictConfig, write_scannet_submission
     from folk.predict.vocabulary import resolve_vocabulary
     from folk.student.classify import DEFAULT_TAU_L
     from folk.student.inputs import parse_scene_list
 
     vocab = resolve_vocabulary(args.vocabulary)
     inputs, adapter, meta = load_student(args)
-    text, text_source = text_embeddings_from_args(args, vocab.names, meta)
     tau = args.tau_l if args.tau_l is not None else float(meta.get("tau_l", DEFAULT_TAU_L))
     config = PredictConfig(tau_l=tau, nms_iou=args.nms_iou, confidence_one=args.confidence_one)
+    labeller = scene_labeller(args, vocab, adapter, meta, config)
     scenes = parse_scene_list(args.scenes) or inputs.available_scenes()
     if not scenes:
         raise FolkInputError("no scenes to predict")
     out = Path(args.out)
     summary = {"folk_version": __version__, "checkpoint": str(args.checkpoint),
                "features": inputs.feature_name, "proposals": str(args.proposals),
-               "text_embeddings": text_source,
+               "text_embeddings": labeller.text_source,
                "vocabulary": {"source": vocab.source, "names": list(vocab.names),
                               "label_ids": list(vocab.label_ids)},
-               "config": {"tau_l": tau, "nms_iou": config.nms_iou,
+               "config": {"tau_l": labeller.tau_l, "nms_iou": config.nms_iou,
                           "confidence_one": config.confidence_one},
+               "runtime": args.runtime,
                "scenes": {}}
     start = time.perf_counter()
     for scene in tqdm(scenes, desc="predict", unit="scene", disable=args.quiet):
@@ -102,8 +166,7 @@ def run(args) -> int:
         if adapter.in_dim != features.dim:
             raise FolkInputError(f"scene {scene!r}: features have {features.dim} dims but the "
                                  f"checkpoint's adapter takes {adapter.in_dim}")
-        pred = predict_scene(features, proposals, adapter, text, vocab.label_ids, config,
-                             scene=scene)
+        pred = labeller.label(features, proposals, scene)
         t2 = time.perf_counter()
         write_scannet_submission(out, pred)
         t3 = time.perf_counter()
@@ -112,6 +175,8 @@ def run(args) -> int:
             "seconds": {"load": t1 - t0, "predict": t2 - t1, "write": t3 - t2,
                         **{k: v for k, v in pred.timings.items()}}}
     total = time.perf_counter() - start
+    if labeller.workdir is not None:
+        labeller.workdir.cleanup()
     done = len(summary["scenes"])
     summary["seconds_total"] = total
     summary["seconds_predict_per_scene"] = (

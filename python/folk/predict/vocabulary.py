@@ -26,12 +26,14 @@ from folk.errors import FolkInputError
 __all__ = [
     "TEXT_EMBEDDINGS_VERSION",
     "ClipChoice",
+    "StudentText",
     "TextEmbeddings",
     "Vocabulary",
     "clip_text_embeddings",
     "load_text_embeddings",
     "resolve_vocabulary",
     "save_text_embeddings",
+    "student_text",
     "student_text_embeddings",
     "vocabulary_from_names",
 ]
@@ -73,11 +75,30 @@ class ClipChoice:
     device: str = "cpu"
 
 
+@dataclass(frozen=True)
+class StudentText:
+    """Text embeddings for a student: ``embeddings (C, D)``, a description of ``source`` (a
+    file, or ``CLIP <identity>``) and the identity of the CLIP ``model`` they came from
+    (``name|tag|sha256:…`` as :class:`folk.clip.ClipModel` writes it; "" when unrecorded)."""
+
+    embeddings: np.ndarray
+    source: str
+    model: str
+
+
 def student_text_embeddings(names, checkpoint: str | Path, meta: dict[str, Any] | None = None,
                             *, embeddings_file: str | Path | None = None,
                             clip: ClipChoice = ClipChoice()) -> tuple[np.ndarray, str]:
-    """``(C, D)`` embeddings of ``names`` for the student of ``checkpoint`` (a checkpoint file or
-    its directory; ``meta``: its metadata), and a description of where they came from:
+    """``(embeddings, source)`` of :func:`student_text`."""
+    text = student_text(names, checkpoint, meta, embeddings_file=embeddings_file, clip=clip)
+    return text.embeddings, text.source
+
+
+def student_text(names, checkpoint: str | Path, meta: dict[str, Any] | None = None,
+                 *, embeddings_file: str | Path | None = None,
+                 clip: ClipChoice = ClipChoice()) -> StudentText:
+    """The ``(C, D)`` embeddings of ``names`` for the student of ``checkpoint`` (a checkpoint
+    file or its directory; ``meta``: its metadata), where they came from and their CLIP:
 
     1. ``embeddings_file`` when given (``.npz`` with names + embeddings, or teacher targets);
     2. else :data:`CHECKPOINT_TEXT_EMBEDDINGS` beside the checkpoint, when it holds every name
@@ -87,13 +108,14 @@ def student_text_embeddings(names, checkpoint: str | Path, meta: dict[str, Any] 
     """
     names = list(names)
     if embeddings_file is not None:
-        return load_text_embeddings(embeddings_file).select(names), str(embeddings_file)
+        given = load_text_embeddings(embeddings_file)
+        return StudentText(given.select(names), str(embeddings_file), given.model)
     ckpt = Path(checkpoint)
     beside = (ckpt if ckpt.is_dir() else ckpt.parent) / CHECKPOINT_TEXT_EMBEDDINGS
     if beside.is_file() and clip.model is None:
         cached = load_text_embeddings(beside)
         if set(names) <= set(cached.names):
-            return cached.select(names), str(beside)
+            return StudentText(cached.select(names), str(beside), cached.model)
     recorded = dict((meta or {}).get("clip") or {})
     model = clip.model or recorded.get("model")
     if model is None:
@@ -107,4 +129,4 @@ def student_text_embeddings(names, checkpoint: str | Path, meta: dict[str, Any] 
         checkpoint=clip.checkpoint, cache_dir=clip.cache_dir, text_cache_dir=clip.text_cache_dir,
         template=(meta or {}).get("template") or None,
         expected_identity=recorded.get("identity") if same else None, device=clip.device)
-    return text.embeddings, f"CLIP {text.model}"
+    return StudentText(text.embeddings, f"CLIP {text.model}", text.model)
