@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -162,3 +163,24 @@ def test_view_selection_config_reaches_the_views(synth, teacher):
         top = np.argsort(-counts[:, q], kind="stable")[:3]
         top = top[counts[top, q] > 0]
         assert views[q][views[q] >= 0].tolist() == top.tolist()
+
+
+def test_targets_made_with_other_settings_are_redone_not_reused(synth, teacher, tmp_path):
+    s, vocabulary, _ = synth
+    out = tmp_path / "targets"
+    run_teacher([_job(s)], out, teacher.config, vocabulary, clip=teacher.clip, progress=False)
+    same = run_teacher([_job(s)], out, teacher.config, vocabulary, clip=teacher.clip,
+                       progress=False)
+    assert same.skipped == [s.name] and not same.redone
+    other_k = dataclasses.replace(teacher.config, views=dataclasses.replace(
+        teacher.config.views, k=teacher.config.views.k + 1))
+    redone = run_teacher([_job(s)], out, other_k, vocabulary, clip=teacher.clip,
+                         progress=False)
+    assert redone.done == [s.name] and redone.redone == {s.name: ["teacher.views.k"]}
+    fewer_words = run_teacher([_job(s)], out, other_k, vocabulary[:-1], clip=teacher.clip,
+                              progress=False)
+    assert fewer_words.redone == {s.name: ["vocabulary"]}
+    assert load_targets(targets_path(out, s.name)).vocabulary == vocabulary[:-1]
+    other_stride = SceneJob(s.name, s.root, s.masks_path, s.scores_path, "scannet", 5)
+    assert run_teacher([other_stride], out, other_k, vocabulary[:-1], clip=teacher.clip,
+                       progress=False).redone == {s.name: ["stride"]}

@@ -134,7 +134,8 @@ def test_views_cli_reports_bad_inputs(tmp_path, capsys):
     code, _, err = run_views(capsys, "--scene", str(root), "--proposals",
                              str(tmp_path / "missing.npy"), "--out", str(tmp_path / "o.npz"))
     assert code == 2 and "missing.npy" in err
-    code, _, err = run_views(capsys, "--scene", str(root), "--proposals", str(masks),
-                             "--k", "0", "--out", str(tmp_path / "o.npz"))
-    assert code == 2 and "k must be" in err
+    with pytest.raises(SystemExit) as exit_:
+        run_views(capsys, "--scene", str(root), "--proposals", str(masks), "--k", "0",
+                  "--out", str(tmp_path / "o.npz"))
+    assert exit_.value.code == 2 and "argument --k: must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "o.npz").exists()

@@ -14,8 +14,115 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import math
+import os
 import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
+
+from folk.errors import FolkInputError
+
+# ---- option values, checked while parsing (argparse names the option in the message) -------
+
+def _number(text: str, convert: Callable[[str], Any], what: str):
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _at_least(convert: Callable[[str], Any], lowest, what: str, *, strict: bool = False):
+    """An argparse ``type=`` accepting ``convert(text) >= lowest`` (``> lowest`` if strict)."""
+    def parse(text: str):
+        value = _number(text, convert, what)
+        if value < lowest or (strict and value == lowest):
+            raise argparse.ArgumentTypeError(
+                f"must be {'>' if strict else '>='} {lowest}, got {text}")
+        return value
+    return parse
+
+
+#: argparse ``type=`` functions: ``--seed -5``, ``--lr nan`` or ``--frames 0`` stop at parse
+#: time with ``argument --frames: must be >= 1, got 0``.
+positive_int = _at_least(int, 1, "an integer")
+non_negative_int = _at_least(int, 0, "an integer")
+positive_float = _at_least(float, 0.0, "a number", strict=True)
+non_negative_float = _at_least(float, 0.0, "a number")
+
+
+def finite_float(text: str) -> float:
+    """An argparse ``type=``: any finite number (no nan, no inf)."""
+    return _number(text, float, "a number")
+
+
+def angle_degrees(text: str) -> float:
+    """An argparse ``type=``: an angle in [0, 180] degrees."""
+    value = non_negative_float(text)
+    if value > 180:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 180] degrees, got {text}")
+    return value
+
+
+def non_empty_text(text: str) -> str:
+    """An argparse ``type=``: text with something in it besides spaces."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+# ---- output paths, checked before any work starts -------------------------------------------
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """The folder ``path`` is (or would be created in) is writable, and no file blocks it."""
+    existing = _nearest_existing(path)
+    if not existing.is_dir():
+        raise FolkInputError(f"{option}: {existing} is a file, not a folder", path)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise FolkInputError(f"{option}: folder {existing} is not writable", path)
+
+
+def _check_not_an_input(path: Path, inputs: Iterable[str | Path | None], option: str) -> None:
+    """Refuse an output that is one of the command's inputs (same file or folder)."""
+    target = path.resolve()
+    for item in inputs:
+        if item is not None and str(item) != "geometric" and Path(item).resolve() == target:
+            raise FolkInputError(f"{option} is also an input of this command: refusing to "
+                                 "overwrite it; choose another output", path)
+
+
+def check_output_folder(path: str | Path, option: str = "--out",
+                        inputs: Iterable[str | Path | None] = ()) -> Path:
+    """``path`` can be a folder this command writes into: not an existing file, not one of its
+    ``inputs``, inside a writable folder. Call before the work starts."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FolkInputError(f"{option} must be a folder, but this is an existing file", path)
+    _check_not_an_input(path, inputs, option)
+    _check_writable(path, option)
+    return path
+
+
+def check_output_file(path: str | Path, option: str = "--out",
+                      inputs: Iterable[str | Path | None] = ()) -> Path:
+    """``path`` can be a file this command writes: not an existing folder, not one of its
+    ``inputs``, inside a writable folder. Call before the work starts."""
+    path = Path(path)
+    if path.is_dir():
+        raise FolkInputError(f"{option} must be a file, but this is an existing folder", path)
+    _check_not_an_input(path, inputs, option)
+    _check_writable(path.parent, option)
+    return path
 
 
 def add_command(subparsers: argparse._SubParsersAction, name: str, func, *, help: str,
@@ -62,7 +169,7 @@ def add_scene_layout(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="scannet", choices=sorted(LAYOUTS),
                         help="scene layout: depth scale, mesh name, default stride "
                              "(default scannet)")
-    parser.add_argument("--stride", type=int, default=None,
+    parser.add_argument("--stride", type=positive_int, default=None,
                         help="use every n-th frame (default: the layout's, 10 for ScanNet, "
                              "1 for Replica)")
 
@@ -98,7 +205,7 @@ def add_student(parser: argparse.ArgumentParser) -> None:
     add_clip_weights(group, model_help="open_clip architecture (default: the one recorded in "
                                        "the checkpoint)")
     group.add_argument("--clip-device", default="cpu", help="device of the text encoder")
-    parser.add_argument("--nms-iou", type=float, default=DEFAULT_IOU,
+    parser.add_argument("--nms-iou", type=positive_float, default=DEFAULT_IOU,
                         help=f"mask NMS IoU; >= 1 disables NMS (default {DEFAULT_IOU})")
 
 
@@ -160,15 +267,23 @@ def field_docs(config_class: type) -> dict[str, str]:
     return docs
 
 
-def add_config_flags(parser: argparse.ArgumentParser, config_class: type) -> None:
+#: The argparse ``type=`` of a config field by its default's type, unless given.
+_FIELD_TYPES: dict[type, Callable[[str], Any]] = {int: non_negative_int, float: finite_float}
+
+
+def add_config_flags(parser: argparse.ArgumentParser, config_class: type,
+                     types: dict[str, Callable[[str], Any]] | None = None) -> None:
     """One ``--field-name`` option per field of a dataclass of plain values, typed and
     described by the field (help from its docstring's ``Attributes:``, default shown from the
-    dataclass); an option not given stays None, see :func:`config_from_args`."""
+    dataclass); an option not given stays None, see :func:`config_from_args`. ``types``: the
+    argparse ``type=`` of fields whose values have tighter bounds (else integers >= 0 and
+    finite numbers)."""
     docs = field_docs(config_class)
     defaults = config_class()
     for f in dataclasses.fields(config_class):
         default = getattr(defaults, f.name)
-        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(default),
+        kind = (types or {}).get(f.name) or _FIELD_TYPES.get(type(default), type(default))
+        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind,
                             default=None, help=f"{docs.get(f.name, f.name)} (default {default})")
 
 

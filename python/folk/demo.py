@@ -16,6 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
+from folk.cli_args import check_output_folder, positive_int
 from folk.errors import FolkError
 
 TRAIN_SEEDS = (0, 1, 2)
@@ -28,17 +29,17 @@ def register(subparsers) -> None:
                               description=__doc__)
     p.add_argument("--workdir", default="folk-demo",
                    help="where scenes and outputs go (reused by a second run)")
-    p.add_argument("--epochs", type=int, default=300,
+    p.add_argument("--epochs", type=positive_int, default=300,
                    help="distillation epochs (few proposals: many short epochs)")
     p.set_defaults(func=run)
 
 
 def _folk(*argv: str) -> None:
-    from folk.cli import main
+    from folk.cli import run_command
 
     print(f"\n$ folk {shlex.join(argv)}", flush=True)
     start = time.perf_counter()
-    if main(list(argv)) != 0:
+    if run_command(list(argv)) != 0:
         raise FolkError(f"`folk {argv[0]}` failed (see above)")
     print(f"   [{argv[0]}: {time.perf_counter() - start:.1f} s]", flush=True)
 
@@ -46,7 +47,7 @@ def _folk(*argv: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from folk.synthetic import default_name
 
-    work = Path(args.workdir)
+    work = check_output_folder(args.workdir, "--workdir")
     scenes, targets, student, preds = (work / d for d in ("scenes", "targets", "student",
                                                           "predictions"))
     train = [default_name(s) for s in TRAIN_SEEDS]

@@ -3,7 +3,22 @@ bug. This module is the bottom of the layer order (:mod:`folk.layers`): every st
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def without_ansi(text: str) -> str:
+    """``text`` without terminal colour / style codes (torch puts some in its messages)."""
+    return _ANSI.sub("", text)
+
+
+def one_line(exc: BaseException | str, limit: int = 300) -> str:
+    """Another library's error text fit for one line of a folk message: no terminal codes,
+    whitespace (newlines, paragraphs) collapsed, cut after ``limit`` characters."""
+    text = " ".join(without_ansi(str(exc)).split())
+    return text if len(text) <= limit else text[:limit - 3].rstrip() + "..."
 
 
 class FolkError(Exception):

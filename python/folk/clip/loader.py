@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from folk.clip.defaults import DEFAULT_MODEL
-from folk.errors import FolkInputError
+from folk.errors import FolkInputError, one_line
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MODEL_CONFIG_DIR = PACKAGE_DIR / "model_configs"
@@ -281,7 +281,7 @@ def load_clip(model: str = DEFAULT_MODEL, pretrained: str | None = None,
     except FolkInputError:
         raise
     except Exception as exc:  # noqa: BLE001 - open_clip raises anything on a bad file
-        raise FolkInputError(f"could not load CLIP {model!r} from this checkpoint: {exc}",
+        raise FolkInputError(f"could not load CLIP {model!r} from this checkpoint: {one_line(exc)}",
                              path) from None
     net.eval()
     for p in net.parameters():

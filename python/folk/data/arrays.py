@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from folk.errors import FolkInputError
+from folk.errors import FolkInputError, one_line
 
 
 def _numpy_safe_globals() -> list:
@@ -85,9 +85,10 @@ def _load_pt(path: Path, allow_pickle: bool):
             raise FolkInputError(
                 "this .pt file needs full unpickling (torch.load(weights_only=False)), which can "
                 "run arbitrary code. If you trust the file, pass allow_pickle=True (CLI: "
-                f"--trust-pickle). torch said: {str(exc).splitlines()[0]}", path) from None
+                f"--trust-pickle). torch said: {one_line(str(exc).splitlines()[0])}",
+                path) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
-        raise FolkInputError(f"not a readable torch file ({exc})", path) from None
+        raise FolkInputError(f"not a readable torch file ({one_line(exc)})", path) from None
     return torch.load(path, map_location="cpu", weights_only=False)  # trusted by the caller
 
 

@@ -62,6 +62,17 @@ def _find_mesh(root: Path, name: str, layout: DatasetLayout) -> Path:
         root)
 
 
+def read_intrinsics(path: Path, width: int, height: int) -> Intrinsics:
+    """Pinhole intrinsics from a matrix file; focal lengths must be finite and > 0 and the
+    principal point finite (else every point would project nowhere, silently)."""
+    k = Intrinsics.from_matrix(read_matrix(path), width, height)
+    if not (np.isfinite([k.fx, k.fy, k.cx, k.cy]).all() and k.fx > 0 and k.fy > 0):
+        raise FolkInputError(f"invalid camera intrinsics fx={k.fx:g}, fy={k.fy:g}, "
+                             f"cx={k.cx:g}, cy={k.cy:g}: focal lengths must be finite and > 0",
+                             path)
+    return k
+
+
 def _intrinsics(root: Path, layout: DatasetLayout, depth_size: tuple[int, int],
                 color_size: tuple[int, int]) -> tuple[Intrinsics, Intrinsics]:
     """``(depth, colour)`` intrinsics at the sizes of the images actually on disk."""
@@ -69,14 +80,14 @@ def _intrinsics(root: Path, layout: DatasetLayout, depth_size: tuple[int, int],
     depth_file, color_file = folder / "intrinsic_depth.txt", folder / "intrinsic_color.txt"
     single = root / "intrinsics.txt"  # Open-YOLO 3D: one matrix, for the depth resolution
     if depth_file.is_file():
-        depth = Intrinsics.from_matrix(read_matrix(depth_file), *depth_size)
+        depth = read_intrinsics(depth_file, *depth_size)
     elif single.is_file():
-        depth = Intrinsics.from_matrix(read_matrix(single), *depth_size)
+        depth = read_intrinsics(single, *depth_size)
     else:
         depth = None
     if color_file.is_file():
         base = layout.color_intrinsics_size or color_size
-        color = Intrinsics.from_matrix(read_matrix(color_file), *base).scaled(*color_size)
+        color = read_intrinsics(color_file, *base).scaled(*color_size)
         if depth is None:
             depth = color.scaled(*depth_size)
     elif depth is not None:
@@ -97,7 +108,11 @@ def read_scene(root: str | Path, dataset: str = "scannet", stride: int | None = 
             or ``poses/``, and ``intrinsic/`` or ``intrinsics.txt``).
         dataset: ``"scannet"`` or ``"replica"``: mesh name, depth scale (1000 / 6553.5) and
             default stride (10 / 1).
-        stride: use every ``stride``-th frame (of the frames sorted by number).
+        stride: use every ``stride``-th raw frame. Frames are counted in the files sorted by
+            number, except in a folder written by ``folk prepare`` (``prepared.json``), whose
+            frames are already every ``s``-th raw frame: there ``stride`` must be a multiple of
+            ``s`` and every ``stride / s``-th file is used (so the default stride 10 reads a
+            folder prepared at stride 10 whole, not every 100th frame).
         name: scene name; defaults to the folder name.
     """
     root = Path(root)
@@ -112,9 +127,23 @@ def read_scene(root: str | Path, dataset: str = "scannet", stride: int | None = 
         raise FolkInputError(f"stride must be >= 1, got {stride}")
 
     points, colors, normals = _read_points(_find_mesh(root, name, layout))
-    frames, skipped = _read_frames(root, layout, stride)
+    frames, skipped = _read_frames(root, layout, _file_stride(root, stride))
     return Scene(name=name, points=points, colors=colors, normals=normals, frames=frames,
                  root=root, skipped_frames=skipped)
+
+
+def _file_stride(root: Path, stride: int) -> int:
+    """Which every-n-th frame file makes every ``stride``-th raw frame (see :func:`read_scene`)."""
+    from folk.data.scannet_prepare import read_marker
+
+    marker = read_marker(root)
+    prepared = marker.get("stride") if marker else None
+    if not isinstance(prepared, int) or prepared <= 1:
+        return stride
+    if stride % prepared:
+        raise FolkInputError(f"its frames were prepared at stride {prepared} (prepared.json): "
+                             f"the stride must be a multiple of {prepared}, got {stride}", root)
+    return stride // prepared
 
 
 def _read_points(mesh: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -10,7 +10,11 @@ from folk.cli_args import (
     add_quiet,
     add_scene_inputs,
     add_scene_list,
+    check_output_folder,
     config_from_args,
+    non_negative_float,
+    positive_float,
+    positive_int,
     scene_inputs_from_args,
 )
 from folk.distill.config import DistillConfig
@@ -44,7 +48,7 @@ def register(subparsers) -> None:
     add_scene_list(p, "--scenes-val", "validation scenes")
     p.add_argument("--out", required=True, help="output directory for checkpoints")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--stop-after", type=int, default=None, metavar="N",
+    p.add_argument("--stop-after", type=positive_int, default=None, metavar="N",
                    help="train at most N epochs in this call (time-limited job slots), then "
                         "continue with --resume")
     p.add_argument("--gt", default=None,
@@ -55,16 +59,37 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="auto",
                    help="auto (GPU when available), cpu, cuda (default auto)")
     add_quiet(p)
-    add_config_flags(p.add_argument_group("training (DistillConfig)"), DistillConfig)
+    add_config_flags(p.add_argument_group("training"), DistillConfig, types=_CONFIG_TYPES)
+
+
+#: The bounds of DistillConfig's options, checked while parsing (others: integers >= 0, finite
+#: numbers).
+_CONFIG_TYPES = {"hidden": positive_int, "epochs": positive_int, "batch_proposals": positive_int,
+                 "lr": positive_float, "tau_c": positive_float, "tau_l": positive_float,
+                 "weight_decay": non_negative_float, "lambda_con": non_negative_float,
+                 "lambda_ce": non_negative_float}
 
 
 def run(args) -> int:
+    from folk.files import exclusive_lock
+
+    config = config_from_args(DistillConfig, args)
+    out = check_output_folder(args.out, inputs=[args.targets, args.features, args.proposals,
+                                                args.scans, args.gt])
+    with exclusive_lock(out / LOCK_FILE):
+        return _distill(args, config)
+
+
+#: Held in ``--out`` while a run trains there: a second run on the same folder refuses.
+LOCK_FILE = ".folk-distill.lock"
+
+
+def _distill(args, config) -> int:
     from folk.distill.data import load_distill_data
     from folk.distill.trainer import distill
     from folk.evaluation.validation import APValidator
     from folk.student.inputs import parse_scene_list
 
-    config = config_from_args(DistillConfig, args)
     targets = Path(args.targets)
     val = parse_scene_list(args.scenes_val) or []
     train = _scene_names(args.scenes_train, targets, val)

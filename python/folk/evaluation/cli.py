@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from folk.cli_args import check_output_file
 from folk.data.classes import DATASETS
 from folk.errors import FolkInputError
 from folk.evaluation.evaluator import Evaluator
@@ -57,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     gt_files = gt_scene_files(args.gt)
     pred_files = prediction_scene_files(args.pred)
+    if args.json is not None:
+        check_output_file(args.json, "--json", inputs=[*gt_files.values(),
+                                                       *pred_files.values()])
     extra = sorted(set(pred_files) - set(gt_files))
     if extra:
         raise FolkInputError(

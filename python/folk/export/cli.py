@@ -9,7 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from folk.cli_args import add_command, add_student, add_vocabulary, student_text_from_args
+from folk.cli_args import (
+    add_command,
+    add_student,
+    add_vocabulary,
+    check_output_folder,
+    student_text_from_args,
+)
 
 DESCRIPTION = (
     "Export a distilled student and a vocabulary as a deployment folder (manifest.json + "
@@ -44,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from folk.predict.vocabulary import resolve_vocabulary
     from folk.student.model import load_adapter
 
+    check_output_folder(args.out, inputs=[args.checkpoint, args.text_embeddings])
     vocabulary = resolve_vocabulary(args.vocabulary)
     adapter, meta = load_adapter(args.checkpoint)
     text = student_text_from_args(args, vocabulary.names, meta)
@@ -67,17 +74,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The ``folk-export`` console script."""
-    from folk.errors import FolkError
+    """The ``folk-export`` console script (errors reported as ``folk``'s are)."""
+    from folk.cli import run_reporting_errors
 
     parser = argparse.ArgumentParser(prog="folk-export", description=DESCRIPTION)
     add_export_options(parser)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an "
+                        "error or Ctrl-C (for bug reports)")
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except FolkError as exc:
-        print(f"folk-export: error: {exc}", file=sys.stderr)
-        return 2
+    return run_reporting_errors("folk-export", run, args, args.debug)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from folk.cli_args import (
     add_scene_list,
     add_student,
     add_vocabulary,
+    check_output_folder,
+    positive_float,
     scene_inputs_from_args,
     student_text_from_args,
 )
@@ -35,6 +37,19 @@ def load_student(args, in_dim=None):
     return inputs, adapter, meta
 
 
+def check_feature_width(args, scene: str, features, adapter) -> None:
+    """Stop when ``scene``'s point features are not as wide as the adapter's input, naming
+    the features file (``folk predict``, ``folk query``)."""
+    if adapter.in_dim == features.dim:
+        return
+    from folk.features import feature_file
+
+    where = None if args.features == "geometric" else feature_file(args.features, scene)
+    raise FolkInputError(f"scene {scene!r}: features have {features.dim} dims but the "
+                         f"checkpoint's adapter takes {adapter.in_dim} (wrong --features or "
+                         "--checkpoint?)", where)
+
+
 def text_embeddings_from_args(args, names, meta):
     """``(embeddings, source)`` of :func:`folk.cli_args.student_text_from_args`."""
     text = student_text_from_args(args, names, meta)
@@ -53,7 +68,7 @@ def register(subparsers) -> None:
     add_vocabulary(p)
     p.add_argument("--out", required=True, help="output directory")
     add_scene_list(p, "--scenes", "scenes to predict (default: every scene with proposals)")
-    p.add_argument("--tau-l", type=float, default=None,
+    p.add_argument("--tau-l", type=positive_float, default=None,
                    help="classification temperature (default: the checkpoint's)")
     p.add_argument("--confidence-one", action="store_true",
                    help="every confidence = 1 (as OpenMask3D / Open-YOLO 3D evaluate)")
@@ -134,19 +149,22 @@ def run(args) -> int:
     from folk import __version__
     from folk.files import write_json
     from folk.predict.predictor import PredictConfig, write_scannet_submission
+    from folk.predict.submission import check_replaceable
     from folk.predict.vocabulary import resolve_vocabulary
     from folk.student.classify import DEFAULT_TAU_L
     from folk.student.inputs import parse_scene_list
 
+    out = check_output_folder(args.out, inputs=[args.features, args.proposals, args.scans,
+                                                args.checkpoint, args.deployment])
+    scenes = parse_scene_list(args.scenes) or scene_inputs_from_args(args).available_scenes()
+    if not scenes:
+        raise FolkInputError("no scenes to predict")
+    check_replaceable(out, scenes)
     vocab = resolve_vocabulary(args.vocabulary)
     inputs, adapter, meta = load_student(args)
     tau = args.tau_l if args.tau_l is not None else float(meta.get("tau_l", DEFAULT_TAU_L))
     config = PredictConfig(tau_l=tau, nms_iou=args.nms_iou, confidence_one=args.confidence_one)
     labeller = scene_labeller(args, vocab, adapter, meta, config)
-    scenes = parse_scene_list(args.scenes) or inputs.available_scenes()
-    if not scenes:
-        raise FolkInputError("no scenes to predict")
-    out = Path(args.out)
     summary = {"folk_version": __version__, "checkpoint": str(args.checkpoint),
                "features": inputs.feature_name, "proposals": str(args.proposals),
                "text_embeddings": labeller.text_source,
@@ -163,9 +181,7 @@ def run(args) -> int:
         t0 = time.perf_counter()
         features, proposals = inputs.load(scene)
         t1 = time.perf_counter()
-        if adapter.in_dim != features.dim:
-            raise FolkInputError(f"scene {scene!r}: features have {features.dim} dims but the "
-                                 f"checkpoint's adapter takes {adapter.in_dim}")
+        check_feature_width(args, scene, features, adapter)
         pred = labeller.label(features, proposals, scene)
         t2 = time.perf_counter()
         write_scannet_submission(out, pred)

@@ -32,22 +32,50 @@ def _check_scene_name(scene: str) -> None:
 def write_submission(out_dir: str | Path, scene: str, prediction: InstancePrediction) -> Path:
     """Write ``prediction`` as ``<out_dir>/<scene>.txt`` plus its mask files; returns the
     scene file. Every file is written atomically, the scene file last, so an interrupted
-    write never leaves a scene file naming missing masks."""
+    write never leaves a scene file naming missing masks; a write that fails (full disk,
+    Ctrl-C) removes what it wrote of the scene, and its scene file, which would no longer
+    match its masks."""
     _check_scene_name(scene)
     out_dir = Path(out_dir)
     lines = []
     buffer = np.full(2 * prediction.num_vertices, ord("\n"), dtype=np.uint8)
     rows = prediction.instance_masks()
-    for k in range(len(prediction)):
-        relative = f"{MASK_FOLDER}/{scene}_{k}.txt"
-        buffer[0::2] = rows[k].view(np.uint8) + ord("0")
-        with atomic_open(out_dir / relative, "wb") as handle:
-            handle.write(buffer.tobytes())
-        label = int(prediction.label_ids[k])
-        lines.append(f"{relative} {label} {float(prediction.confidences[k])!r}\n")
     scene_file = out_dir / f"{scene}.txt"
-    write_text(scene_file, "".join(lines))
+    written: list[Path] = []
+    try:
+        for k in range(len(prediction)):
+            relative = f"{MASK_FOLDER}/{scene}_{k}.txt"
+            buffer[0::2] = rows[k].view(np.uint8) + ord("0")
+            with atomic_open(out_dir / relative, "wb") as handle:
+                handle.write(buffer.tobytes())
+            written.append(out_dir / relative)
+            label = int(prediction.label_ids[k])
+            lines.append(f"{relative} {label} {float(prediction.confidences[k])!r}\n")
+        write_text(scene_file, "".join(lines))
+    except BaseException:
+        for path in [*written, scene_file] if written else []:
+            path.unlink(missing_ok=True)
+        raise
     return scene_file
+
+
+def looks_like_submission(scene_file: Path) -> bool:
+    """Whether an existing ``<scene>.txt`` is a submission file (empty, or its first line
+    names a file under ``pred_mask/``), not e.g. ground truth (one integer per vertex)."""
+    with open(scene_file, "rb") as handle:
+        first = handle.readline().split()
+    return not first or (len(first) == 3 and first[0].startswith(f"{MASK_FOLDER}/".encode()))
+
+
+def check_replaceable(out_dir: str | Path, scenes: list[str]) -> None:
+    """Refuse to write predictions of ``scenes`` into ``out_dir`` when one would replace a
+    ``<scene>.txt`` that is not a submission file (a ground-truth folder given as output)."""
+    for scene in scenes:
+        path = Path(out_dir) / f"{scene}.txt"
+        if path.is_file() and not looks_like_submission(path):
+            raise FolkInputError("exists and is not a prediction file (ground truth?): refusing "
+                                 "to overwrite it with predictions; choose another output "
+                                 "folder", path)
 
 
 def prediction_scene_files(pred_dir: str | Path) -> dict[str, Path]:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from folk.errors import FolkInputError
+from folk.errors import FolkInputError, one_line
 from folk.files import atomic_open
 
 ADAPTER_FORMAT = "folk-vl-adapter"
@@ -89,19 +89,27 @@ def save_adapter(path: str | Path, model: VLAdapter, meta: dict[str, Any] | None
         torch.save(adapter_state(model, meta), handle)
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A folk checkpoint as a dict (``weights_only`` loading: no code runs)."""
+def checkpoint_file(path: str | Path) -> Path:
+    """The checkpoint file of ``path``: itself, or a ``folk distill`` output directory's
+    ``best.pt`` (else ``last.pt``)."""
     path = Path(path)
     if path.is_dir():
         best = path / "best.pt"
         path = best if best.is_file() else path / "last.pt"
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A folk checkpoint as a dict (``weights_only`` loading: no code runs)."""
+    path = checkpoint_file(path)
     if not path.is_file():
         raise FolkInputError("checkpoint not found", path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds on a bad file
         raise FolkInputError(f"not a readable folk checkpoint ({exc.__class__.__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''})", path) from None
+                             f"{one_line(str(exc).splitlines()[0] if str(exc) else '')})",
+                             path) from None
 
 
 def adapter_from_state(state: dict[str, Any], in_dim: int | None = None,
@@ -129,7 +137,11 @@ def adapter_from_state(state: dict[str, Any], in_dim: int | None = None,
     try:
         model.load_state_dict(state["state_dict"])
     except RuntimeError as exc:
-        raise FolkInputError(f"checkpoint weights do not fit its config ({exc})", path) from None
+        raise FolkInputError(f"checkpoint weights do not fit its config "
+                             f"({one_line(exc)})", path) from None
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise FolkInputError("checkpoint weights hold NaN or infinite values (a training run "
+                             "that diverged?)", path)
     model.eval()
     return model, dict(state.get("meta", {}))
 
@@ -138,4 +150,4 @@ def load_adapter(path: str | Path, in_dim: int | None = None, out_dim: int | Non
                  ) -> tuple[VLAdapter, dict[str, Any]]:
     """``(adapter in eval mode, meta)`` from an adapter file, a training checkpoint, or a
     ``folk distill`` output directory (its ``best.pt``, else ``last.pt``)."""
-    return adapter_from_state(read_checkpoint(path), in_dim, out_dim, path)
+    return adapter_from_state(read_checkpoint(path), in_dim, out_dim, checkpoint_file(path))

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from folk.cli_args import add_command, add_quiet
+from folk.cli_args import (
+    add_command,
+    add_quiet,
+    check_output_folder,
+    non_negative_int,
+    positive_int,
+)
 from folk.synthetic.config import PRESETS
 
 
@@ -17,9 +23,9 @@ def register(subparsers) -> None:
                     "GT proposals), deterministic per seed.")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--preset", default="small", choices=sorted(PRESETS))
-    p.add_argument("--seed", type=int, default=0, help="seed of the first scene")
-    p.add_argument("--scenes", type=int, default=1, help="number of scenes (seeds S, S+1, ...)")
-    p.add_argument("--frames", type=int, default=None,
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first scene")
+    p.add_argument("--scenes", type=positive_int, default=1, help="number of scenes (seeds S, S+1, ...)")
+    p.add_argument("--frames", type=positive_int, default=None,
                    help="raw frames per scene (default: the preset's)")
     p.add_argument("--overwrite", action="store_true",
                    help="regenerate scenes that are already complete")
@@ -29,6 +35,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from folk.synthetic.writer import default_name, generate_scene, is_complete
 
+    check_output_folder(args.out)
     overrides = {} if args.frames is None else {"n_frames": args.frames}
     for seed in range(args.seed, args.seed + args.scenes):
         name = default_name(seed)

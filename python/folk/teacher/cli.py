@@ -11,7 +11,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from folk.cli_args import add_clip_weights, add_command, add_quiet, add_scene_layout
+from folk.cli_args import (
+    add_clip_weights,
+    add_command,
+    add_quiet,
+    add_scene_layout,
+    add_trust_pickle,
+    angle_degrees,
+    check_output_folder,
+    non_negative_float,
+    positive_int,
+)
 from folk.errors import FolkInputError
 
 
@@ -57,25 +67,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_clip_weights(g, model_help=f"open_clip architecture (default {DEFAULT_MODEL})")
     g.add_argument("--pooling", default=None, choices=POOLINGS,
                    help=f"mask pooling (default {defaults.clip.pooling})")
-    g.add_argument("--clip-short-side", type=int, default=None,
+    g.add_argument("--clip-short-side", type=positive_int, default=None,
                    help="CLIP input size of a frame's shorter side, pixels (default: the "
                         "model's recommended one)")
-    g.add_argument("--batch-frames", type=int, default=None,
+    g.add_argument("--batch-frames", type=positive_int, default=None,
                    help=f"frames per CLIP forward (default {defaults.clip.batch_frames})")
     g.add_argument("--device", default="cpu",
                    help="'cpu' or 'cuda[:N]': CLIP and the geometry kernels run there")
     g = p.add_argument_group("views and masks")
-    g.add_argument("--k", type=int, default=None,
+    g.add_argument("--k", type=positive_int, default=None,
                    help=f"views per proposal (default {defaults.views.k})")
-    g.add_argument("--theta", type=float, default=None,
+    g.add_argument("--theta", type=angle_degrees, default=None,
                    help=f"minimum rotation between views, degrees (default "
                         f"{defaults.views.theta_deg:g}; 0 = plain top-k)")
-    g.add_argument("--delta", type=float, default=None,
+    g.add_argument("--delta", type=non_negative_float, default=None,
                    help=f"depth tolerance, metres (default {defaults.visibility.delta})")
     g.add_argument("--sparse-masks", action="store_true",
                    help="pool the sparse masks (no density-guided completion)")
     p.add_argument("--shard", type=_shard, default=(0, 1), help="i/n: this process's share")
     p.add_argument("--overwrite", action="store_true", help="redo finished scenes")
+    add_trust_pickle(p)
     add_quiet(p)
 
 
@@ -85,7 +96,8 @@ def _vocabulary(spec: str) -> list[str]:
     return list(resolve_vocabulary(spec).names)
 
 
-def find_jobs(paths: list[Path], proposals: Path | None, dataset: str, stride: int | None):
+def find_jobs(paths: list[Path], proposals: Path | None, dataset: str, stride: int | None,
+              allow_pickle: bool = False):
     """Scene folders (given directly or one level down) with their proposal files, found by
     :func:`folk.proposals.files.proposal_files` (the names every command reads)."""
     from folk.proposals.files import proposal_files
@@ -109,7 +121,7 @@ def find_jobs(paths: list[Path], proposals: Path | None, dataset: str, stride: i
         if not folder.is_dir():
             raise FolkInputError("proposals folder not found (set --proposals)", folder)
         masks, scores = proposal_files(folder, root.name)
-        jobs.append(SceneJob(root.name, root, masks, scores, dataset, stride))
+        jobs.append(SceneJob(root.name, root, masks, scores, dataset, stride, allow_pickle))
     names = [j.name for j in jobs]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -150,10 +162,16 @@ def build_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from folk.teacher.pipeline import run_teacher
 
-    jobs = find_jobs(args.scenes, args.proposals, args.dataset, args.stride)
+    jobs = find_jobs(args.scenes, args.proposals, args.dataset, args.stride, args.trust_pickle)
+    check_output_folder(args.out, inputs=[args.proposals, *args.scenes,
+                                          *(job.root for job in jobs),
+                                          *(job.proposals.parent for job in jobs)])
     config = build_config(args)
     report = run_teacher(jobs, args.out, config, _vocabulary(args.vocabulary),
                          shard=args.shard, overwrite=args.overwrite, progress=not args.quiet)
+    for scene, settings in report.redone.items():
+        print(f"folk teacher: {scene}: redone, its targets were made with another "
+              f"{', '.join(settings[:5])}", file=sys.stderr)
     print(f"folk teacher: {len(report.done)} scene(s) done, {len(report.skipped)} already "
           f"finished (skipped) -> {args.out}")
     for scene, seconds in report.seconds.items():

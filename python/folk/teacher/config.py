@@ -200,3 +200,13 @@ class TeacherConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def result_settings(self) -> dict:
+        """:meth:`to_dict` less what does not change the targets (devices, batch sizes,
+        cache folders): targets made with other result settings are not reused."""
+        settings = self.to_dict()
+        for name in ("frame_chunk", "geometry_device"):
+            settings.pop(name)
+        for name in ("batch_frames", "device", "weights_cache_dir", "text_cache_dir"):
+            settings["clip"].pop(name)
+        return settings

@@ -26,6 +26,7 @@ are listed in ``meta["no_view"]`` and reported, never silently dropped.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 import zipfile
@@ -202,6 +203,7 @@ class SceneJob:
     scores: Path | None = None
     dataset: str = "scannet"
     stride: int | None = None
+    allow_pickle: bool = False  # proposals .pt files that need full unpickling (trusted)
 
 
 def targets_path(out_dir: str | Path, scene: str) -> Path:
@@ -209,15 +211,42 @@ def targets_path(out_dir: str | Path, scene: str) -> Path:
     return Path(out_dir) / f"{scene}.npz"
 
 
-def is_finished(path: Path) -> bool:
-    """A targets file that loads completely (a half-written or foreign file is not trusted)."""
+def target_settings(config: TeacherConfig, vocabulary: Sequence[str], job: SceneJob) -> dict:
+    """What a scene's targets depend on besides its files, kept in their ``meta["settings"]``:
+    finished targets with other settings are redone, not reused."""
+    return {"vocabulary": [str(v) for v in vocabulary], "dataset": job.dataset,
+            "stride": job.stride, "teacher": config.result_settings()}
+
+
+def _differences(old, new, prefix: str = "") -> list[str]:
+    """Dotted names of the entries that differ between two settings dicts."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [name for key in sorted(set(old) | set(new), key=str)
+                for name in _differences(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def stale_settings(path: Path, settings: dict | None = None) -> list[str] | None:
+    """None when ``path`` holds finished targets made with ``settings`` (None: any); else
+    what differs (``[]``: missing, half-written or foreign, not trusted)."""
     if not path.is_file():
-        return False
+        return []
     try:
-        load_targets(path)
+        targets = load_targets(path)
     except (FolkInputError, zipfile.BadZipFile, EOFError):
-        return False
-    return True
+        return []
+    if settings is None:
+        return None
+    if "settings" not in targets.meta:
+        return ["settings (not recorded by the folk that made them)"]
+    differ = _differences(targets.meta["settings"], json.loads(json.dumps(settings)))
+    return differ or None
+
+
+def is_finished(path: Path, settings: dict | None = None) -> bool:
+    """A targets file that loads completely (a half-written or foreign file is not trusted),
+    made with ``settings`` when given (:func:`target_settings`)."""
+    return stale_settings(path, settings) is None
 
 
 def shard_jobs(jobs: Sequence[SceneJob], shard: tuple[int, int]) -> list[SceneJob]:
@@ -232,6 +261,7 @@ def shard_jobs(jobs: Sequence[SceneJob], shard: tuple[int, int]) -> list[SceneJo
 class RunReport:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    redone: dict[str, list[str]] = field(default_factory=dict)  # scene -> settings that changed
     no_view: dict[str, list[int]] = field(default_factory=dict)  # scene -> proposal indices
     seconds: dict[str, float] = field(default_factory=dict)  # scene -> teacher seconds
 
@@ -242,8 +272,10 @@ def run_teacher(jobs: Sequence[SceneJob], out_dir: str | Path, config: TeacherCo
                 on_scene: Callable[[str, TeacherTargets], None] | None = None) -> RunReport:
     """Run the teacher over many scenes, writing ``<out>/<scene>.npz`` for each.
 
-    Scenes whose targets file exists and loads are skipped (unless ``overwrite``); a
-    temporary or truncated file from an interrupted run is not trusted and is redone.
+    Scenes whose targets file exists, loads and was made with the same settings
+    (:func:`target_settings`) are skipped (unless ``overwrite``); a temporary or truncated
+    file from an interrupted run is not trusted and is redone, and so are targets made with
+    another vocabulary, stride, k, ... (listed in the report's ``redone``).
     """
     from tqdm import tqdm
 
@@ -254,10 +286,14 @@ def run_teacher(jobs: Sequence[SceneJob], out_dir: str | Path, config: TeacherCo
     report = RunReport()
     todo = []
     for job in mine:
-        if not overwrite and is_finished(targets_path(out_dir, job.name)):
+        stale = [] if overwrite else stale_settings(targets_path(out_dir, job.name),
+                                                    target_settings(config, vocabulary, job))
+        if stale is None:
             report.skipped.append(job.name)
         else:
             todo.append(job)
+            if stale:
+                report.redone[job.name] = stale
     if not todo:
         return report
     teacher = Teacher(config, vocabulary, clip=clip)
@@ -268,8 +304,9 @@ def run_teacher(jobs: Sequence[SceneJob], out_dir: str | Path, config: TeacherCo
             warnings.simplefilter("default")
             scene = read_scene(job.root, dataset=job.dataset, stride=job.stride, name=job.name)
         proposals = read_proposals(job.proposals, num_points=scene.num_points,
-                                   scores_path=job.scores)
+                                   scores_path=job.scores, allow_pickle=job.allow_pickle)
         t = teacher.run(scene, proposals)
+        t.meta["settings"] = target_settings(config, vocabulary, job)
         save_targets(targets_path(out_dir, job.name), t)
         report.done.append(job.name)
         report.seconds[job.name] = t.meta["seconds"]["total"]

@@ -75,10 +75,22 @@ def load_targets(path: str | Path) -> TeacherTargets:
             if version != FORMAT_VERSION:
                 raise FolkInputError(f"teacher targets format {version}, this folk reads "
                                      f"{FORMAT_VERSION}: regenerate with `folk teacher`", path)
-            return TeacherTargets(
+            targets = TeacherTargets(
                 scene=str(z["scene"]), vocabulary=[str(v) for v in z["vocabulary"]],
                 text_embeddings=z["text_embeddings"], view_ids=z["view_ids"],
                 view_embeddings=z["view_embeddings"], view_labels=z["view_labels"],
                 labels=z["labels"], targets=z["targets"], meta=json.loads(str(z["meta"])))
     except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise FolkInputError(f"not a folk teacher targets file ({exc})", path) from None
+    _check_finite(targets, path)
+    return targets
+
+
+def _check_finite(t: TeacherTargets, path: Path) -> None:
+    """NaN or inf in the embeddings would train a NaN student: refuse the file."""
+    for name in ("text_embeddings", "view_embeddings", "targets"):
+        bad = ~np.isfinite(getattr(t, name))
+        if bad.any():
+            raise FolkInputError(f"{name} holds {int(bad.sum())} NaN or infinite value(s): "
+                                 "regenerate these targets with `folk teacher --overwrite`",
+                                 path)

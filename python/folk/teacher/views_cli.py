@@ -25,8 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from folk.cli_args import add_command, add_scene_layout, add_trust_pickle
-from folk.errors import FolkInputError
+from folk.cli_args import (
+    add_command,
+    add_scene_layout,
+    add_trust_pickle,
+    angle_degrees,
+    check_output_file,
+    non_negative_float,
+    positive_int,
+)
 from folk.files import save_npz
 from folk.teacher.config import TeacherConfig, ViewSelectionConfig, VisibilityConfig
 
@@ -41,18 +48,18 @@ def register(subparsers) -> None:
                    help="Mask3D proposal masks (N x Q): .pt/.npy/.npz")
     p.add_argument("--scores", type=Path, default=None, help="optional (Q,) proposal scores")
     add_scene_layout(p)
-    p.add_argument("--delta", type=float, default=vis.delta,
+    p.add_argument("--delta", type=non_negative_float, default=vis.delta,
                    help=f"depth tolerance in metres (default: {vis.delta})")
-    p.add_argument("--k", type=int, default=sel.k, help=f"views per proposal (default: {sel.k})")
-    p.add_argument("--theta", type=float, default=sel.theta_deg,
+    p.add_argument("--k", type=positive_int, default=sel.k, help=f"views per proposal (default: {sel.k})")
+    p.add_argument("--theta", type=angle_degrees, default=sel.theta_deg,
                    help=f"minimum rotation between views, degrees (default: {sel.theta_deg})")
-    p.add_argument("--min-visible", type=int, default=sel.min_visible,
+    p.add_argument("--min-visible", type=positive_int, default=sel.min_visible,
                    help=f"minimum visible points of a candidate view (default: "
                         f"{sel.min_visible})")
     p.add_argument("--refill", action="store_true",
                    help="walk past the top-k until k views are kept")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
-    p.add_argument("--chunk-frames", type=int, default=TeacherConfig().frame_chunk,
+    p.add_argument("--chunk-frames", type=positive_int, default=TeacherConfig().frame_chunk,
                    help=f"depth frames held in memory at once (default: "
                         f"{TeacherConfig().frame_chunk}, as the teacher's)")
     add_trust_pickle(p)
@@ -68,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
     vis_cfg = VisibilityConfig(delta=args.delta)
     sel_cfg = ViewSelectionConfig(k=args.k, theta_deg=args.theta, min_visible=args.min_visible,
                                   refill=args.refill)
-    if args.chunk_frames < 1:
-        raise FolkInputError(f"--chunk-frames must be >= 1, got {args.chunk_frames}")
+    check_output_file(args.out, inputs=[args.proposals, args.scores, args.scene])
     times: dict[str, float] = {}
 
     t = time.perf_counter()
