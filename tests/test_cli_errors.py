@@ -268,9 +268,16 @@ def test_output_files_honour_the_umask(tmp_path, mask):
     assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~mask
 
 
+def _default_sigint() -> None:
+    # A shell that starts jobs in the background (e.g. `tests &`) ignores SIGINT in them, and
+    # Python keeps an inherited SIG_IGN: give the child the default disposition, as a terminal's
+    # foreground process has, so that it sees Ctrl-C.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def folk_process(*argv: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "folk.cli", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 @pytest.mark.parametrize("case", ["synth --seed -5", "views --out = its proposals",
