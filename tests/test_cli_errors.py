@@ -276,8 +276,10 @@ def _default_sigint() -> None:
 
 
 def folk_process(*argv: str) -> subprocess.Popen:
+    # preexec_fn only resets a signal disposition, safe although pytest may run threads.
     return subprocess.Popen([sys.executable, "-m", "folk.cli", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)  # noqa: PLW1509
 
 
 @pytest.mark.parametrize("case", ["synth --seed -5", "views --out = its proposals",

@@ -31,6 +31,7 @@ SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".benchmarks", "build", ".venv"
 ALLOWED_SHARED_REFERENCES: frozenset[tuple[str, str]] = frozenset({
     ("tests/test_superpoints.py", "../shared/data/real/scene0000_00"),
     ("tests/test_scannet_gt.py", "../shared/data/real"),
+    ("tests/test_superpoint_proposals.py", "../shared/data/real"),
 })
 
 SHARED_REFERENCE = re.compile(

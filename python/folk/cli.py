@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "demo": "folk.demo",
     "synth": "folk.synthetic.cli",
     "prepare": "folk.data.prepare_cli",
+    "proposals": "folk.proposals.cli",
     "eval": "folk.evaluation.cli",
     "views": "folk.teacher.views_cli",
     "teacher": "folk.teacher.cli",
@@ -24,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "predict": "folk.predict.cli",
     "query": "folk.predict.query_cli",
     "export": "folk.export.cli",
+    "show": "folk.show.cli",
 }
 
 

@@ -1,7 +1,9 @@
 """``folk demo``: the whole pipeline on the embedded default, synthetic scenes made on the spot.
 
 scene -> proposals -> teacher targets -> distillation -> student -> predictions -> evaluation
--> deployment (the student exported, predicting again without PyTorch: the same AP).
+-> deployment (the student exported, predicting again without PyTorch: the same AP)
+-> pictures (folk show: the held-out scene's instances beside its GT, one proposal's
+teacher views, coloured PLY files).
 Each stage is the ``folk`` command a user would type (printed before it runs), so the demo is
 also a worked example. Proposals are the scenes' GT instances in Mask3D's format (standing in
 for Mask3D), point features the geometric ones (no 3D backbone needed), CLIP folk's small
@@ -90,11 +92,24 @@ def run(args: argparse.Namespace) -> int:
     if abs(ap_torch - ap_runtime) > 1e-9:
         raise FolkError("the deployment runtime's AP differs from PyTorch's (a bug: please "
                         "report it)")
-    # 6. Free-text query over the held-out scene's instances.
-    _folk("query", "chair", "--scene", test, *inputs, "--checkpoint", str(student), "--top", "3")
+    # 6. Free-text query over the held-out scene's instances (and its points coloured by it).
+    _folk("query", "chair", "--scene", test, *inputs, "--checkpoint", str(student), "--top", "3",
+          "--ply", str(work / "pictures" / f"{test}_query_chair.ply"))
+    # 7. Pictures: the held-out scene's instances beside its GT, and one proposal's teacher views.
+    _folk("show", "--scan", str(scenes / test), "--pred", str(preds), "--gt", str(gt_test),
+          "--vocabulary", "synthetic", "--proposals", str(scenes / "proposals" / f"{test}_masks.pt"),
+          "--proposal", str(_most_viewed_proposal(targets / f"{test}.npz")),
+          "--out", str(work / "pictures"))
     print(f"\nfolk demo: outputs in {work}/ (targets/, student/, predictions/, eval.json, "
-          "deployment/, predictions-runtime/)")
+          "deployment/, predictions-runtime/, pictures/)")
     return 0
+
+
+def _most_viewed_proposal(targets: Path) -> int:
+    """The proposal the teacher saw in the most views (the most to show of it)."""
+    from folk.teacher.targets import load_targets
+
+    return int((load_targets(targets).view_ids >= 0).sum(axis=1).argmax())
 
 
 def _ap(path: Path) -> float:

@@ -25,6 +25,10 @@ within its own layer)::
                  it packages
     evaluation   folk.evaluation: the benchmark protocol (AP) on predictions, and the AP of a
                  student during distillation (handed to the trainer as a plain callable)
+    show         folk.show: pictures and coloured PLY files of predictions, ground truth and
+                 the teacher's views; after evaluation because it draws what every step
+                 before it produces (scenes, teacher views, predictions matched to GT) and
+                 nothing in the pipeline depends on it
     app          the command line: folk.cli, folk.cli_args, folk.demo and every ``cli`` /
                  ``*_cli`` module; it wires the library together and may import anything
 
@@ -58,6 +62,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("predict", ("folk.predict",)),
     ("export", ("folk.export",)),
     ("evaluation", ("folk.evaluation",)),
+    ("show", ("folk.show",)),
     ("app", ("folk.cli", "folk.cli_args", "folk.demo")),
 )
 

@@ -3,7 +3,17 @@ wrapper over :func:`folk.predict.query.rank_instances`."""
 
 from __future__ import annotations
 
-from folk.cli_args import add_command, add_scene_inputs, add_student, non_empty_text, positive_int
+from pathlib import Path
+
+from folk.cli_args import (
+    add_command,
+    add_scene_inputs,
+    add_student,
+    check_output_file,
+    non_empty_text,
+    positive_int,
+)
+from folk.errors import FolkInputError
 
 
 def register(subparsers) -> None:
@@ -18,6 +28,9 @@ def register(subparsers) -> None:
     add_student(q)
     q.add_argument("--top", type=positive_int, default=10, help="how many to list (default 10)")
     q.add_argument("--json", action="store_true", help="print JSON")
+    q.add_argument("--ply", type=Path, default=None,
+                   help="also write the scene's points coloured by their instance's similarity "
+                        "to the query (grey: no instance) to this .ply file; needs --scans")
 
 
 def run(args) -> int:
@@ -26,6 +39,10 @@ def run(args) -> int:
     from folk.predict.cli import check_feature_width, load_student, text_embeddings_from_args
     from folk.predict.query import rank_instances
 
+    if args.ply is not None:
+        if args.scans is None:
+            raise FolkInputError("--ply needs --scans (the scene's points)")
+        check_output_file(args.ply, "--ply", inputs=[args.features, args.proposals, args.scans])
     inputs, adapter, meta = load_student(args)
     text, _ = text_embeddings_from_args(args, [args.text], meta)
     features, proposals = inputs.load(args.scene)
@@ -35,11 +52,22 @@ def run(args) -> int:
     rows = [{"rank": r + 1, "proposal": int(result.proposal_index[r]),
              "similarity": float(result.similarity[r]), "points": int(result.num_points[r]),
              "score": float(result.scores[r])} for r in range(k)]
+    if args.ply is not None:
+        from folk.show.scene_ply import write_similarity_ply
+
+        scan = inputs.scan(args.scene)
+        write_similarity_ply(args.ply, scan.points, scan.colors,
+                             proposals.masks[:, result.proposal_index], result.similarity,
+                             scan.normals)
     if args.json:
-        print(json.dumps({"scene": args.scene, "query": args.text, "instances": rows}, indent=2))
+        ply = {} if args.ply is None else {"ply": str(args.ply)}
+        print(json.dumps({"scene": args.scene, "query": args.text, "instances": rows, **ply},
+                         indent=2))
     else:
         print(f"{'rank':>4}  {'proposal':>8}  {'similarity':>10}  {'points':>7}  {'score':>6}")
         for row in rows:
             print(f"{row['rank']:>4}  {row['proposal']:>8}  {row['similarity']:>10.4f}  "
                   f"{row['points']:>7}  {row['score']:>6.3f}")
+        if args.ply is not None:
+            print(args.ply)
     return 0

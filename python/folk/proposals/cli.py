@@ -1,0 +1,143 @@
+"""``folk proposals SCAN... --out DIR``: class-agnostic proposals of scans without Mask3D,
+written as Mask3D writes them (``<scene>_masks.pt``: a ``torch.save`` of an ``(N, Q)``
+float16 NumPy array of 0/1) plus ``<scene>_scores.npy`` (``(Q,)`` float32), so every later
+command reads them as it reads Mask3D's (:mod:`folk.proposals.files`).
+
+``--method superpoints`` (default) merges superpoints (:mod:`.superpoint_merging`): a scene
+folder's ``<scene>_superpoints.npy`` (``folk prepare``) is used when present, else ScanNet's
+mesh segmentator runs on the mesh's faces, or the k-NN variant on a bare point cloud.
+``--method geometric`` is the older plane removal + connected components
+(:mod:`.geometric`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from folk.cli_args import add_command, add_quiet
+
+METHODS = ("superpoints", "geometric")
+#: Threshold of the point-cloud segmentator used for proposals: finer segments than
+#: ``folk.ops``' default (0.05) merged better on a real ScanNet scan (docs/proposals.md).
+POINT_K_THRESH = 0.01
+
+
+def register(subparsers) -> None:
+    p = add_command(
+        subparsers, "proposals", run,
+        help="class-agnostic proposals from geometry (no Mask3D needed)",
+        description="Write OUT/<scene>_masks.pt (Mask3D's format) and OUT/<scene>_scores.npy "
+                    "for every SCAN: a scene folder (<scene>/<scene>_vh_clean_2.ply, optional "
+                    "<scene>_superpoints.npy) or a .ply file (mesh or point cloud).")
+    p.add_argument("scans", metavar="SCAN", nargs="+", help="scene folder or .ply file")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--method", choices=METHODS, default="superpoints",
+                   help="superpoint merging (default) or plane removal + components")
+    p.add_argument("--overwrite", action="store_true", help="replace existing proposal files")
+    add_quiet(p)
+
+
+def _mesh_of(scan: Path) -> tuple[str, Path, Path | None]:
+    """``(scene name, mesh file, superpoints file or None)`` of a SCAN argument."""
+    from folk.errors import FolkInputError
+
+    if scan.is_file():
+        if scan.suffix.lower() != ".ply":
+            raise FolkInputError("a SCAN must be a scene folder or a .ply file", scan)
+        name = scan.stem.removesuffix("_vh_clean_2")
+        folder = scan.parent
+    elif scan.is_dir():
+        name, folder = scan.name, scan
+        scan = folder / f"{name}_vh_clean_2.ply"
+        if not scan.is_file():
+            plys = sorted(folder.glob("*.ply"))
+            if len(plys) != 1:
+                raise FolkInputError(f"no mesh {scan.name} in the scene folder", folder)
+            scan = plys[0]
+    else:
+        raise FolkInputError("scan not found", scan)
+    superpoints = folder / f"{name}_superpoints.npy"
+    return name, scan, superpoints if superpoints.is_file() else None
+
+
+def scene_proposals(mesh: Path, superpoints_file: Path | None, method: str):
+    """The :class:`~folk.data.scene.Proposals` of one scan."""
+    import numpy as np
+
+    from folk.data.ply import read_ply_faces, read_ply_vertices
+    from folk.errors import FolkInputError
+
+    vertices = read_ply_vertices(mesh)
+    if not {"x", "y", "z"} <= vertices.keys():
+        raise FolkInputError("PLY vertices have no x/y/z", mesh)
+    points = np.stack([vertices[k] for k in "xyz"], axis=1).astype(np.float32)
+    if points.shape[0] == 0:
+        raise FolkInputError("the scan has no points", mesh)
+    if method == "geometric":
+        from folk.proposals.geometric import geometric_proposals
+
+        return geometric_proposals(points)
+    from folk.ops import mesh_superpoints, point_superpoints
+    from folk.proposals.superpoint_merging import superpoint_proposals
+
+    colors = None
+    if {"red", "green", "blue"} <= vertices.keys():
+        colors = np.stack([vertices[k] for k in ("red", "green", "blue")], 1).astype(np.float64)
+    faces = read_ply_faces(mesh)
+    if superpoints_file is not None:
+        superpoints = np.load(superpoints_file, allow_pickle=False)
+        if superpoints.shape != (points.shape[0],):
+            raise FolkInputError(f"superpoints are {superpoints.shape}, the scan has "
+                                 f"{points.shape[0]} points", superpoints_file)
+    elif faces.shape[0]:
+        superpoints = mesh_superpoints(points, faces)
+    else:
+        superpoints = point_superpoints(points, k_thresh=POINT_K_THRESH)
+    return superpoint_proposals(points, superpoints, colors=colors,
+                                faces=faces if faces.shape[0] else None)
+
+
+def write_mask3d(out: Path, scene: str, proposals) -> tuple[Path, Path]:
+    """``<out>/<scene>_masks.pt`` (float16 (N, Q), Mask3D's format) and
+    ``<scene>_scores.npy``, each written atomically."""
+    import numpy as np
+    import torch
+
+    from folk.files import atomic_open
+
+    masks_path, scores_path = out / f"{scene}_masks.pt", out / f"{scene}_scores.npy"
+    with atomic_open(masks_path, "wb") as handle:
+        torch.save(np.ascontiguousarray(proposals.masks, dtype=np.float16), handle)
+    with atomic_open(scores_path, "wb") as handle:
+        np.save(handle, proposals.scores.astype(np.float32))
+    return masks_path, scores_path
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from folk.cli_args import check_output_folder
+    from folk.errors import FolkInputError
+
+    scans = [Path(s) for s in args.scans]
+    jobs = [_mesh_of(scan) for scan in scans]
+    names = [name for name, _, _ in jobs]
+    if len(set(names)) != len(names):
+        raise FolkInputError(f"two SCANs have the same scene name: {sorted(names)}")
+    out = check_output_folder(args.out, inputs=scans)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, mesh, superpoints in jobs:
+        if (out / f"{name}_masks.pt").exists() and not args.overwrite:
+            if not args.quiet:
+                print(f"{name}: proposals exist, skipped (--overwrite to redo)")
+            continue
+        start = time.perf_counter()
+        proposals = scene_proposals(mesh, superpoints, args.method)
+        if proposals.num_proposals == 0:
+            raise FolkInputError("no proposal found (is it an indoor scan in metres, z up?)",
+                                 mesh)
+        write_mask3d(out, name, proposals)
+        if not args.quiet:
+            print(f"{name}: {proposals.num_proposals} proposals ({args.method}) in "
+                  f"{time.perf_counter() - start:.1f} s -> {out / f'{name}_masks.pt'}")
+    return 0

@@ -1,0 +1,239 @@
+"""Proposals by superpoint merging (folk.proposals.superpoint_merging) and `folk proposals`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from folk import cli
+from folk.data.ply import write_ply
+from folk.errors import FolkInputError
+from folk.ops import mesh_superpoints, point_superpoints
+from folk.proposals import load_scene_proposals
+from folk.proposals.cli import POINT_K_THRESH
+from folk.proposals.superpoint_merging import SuperpointMergingConfig, superpoint_proposals
+
+ROOT = Path(__file__).resolve().parents[1]
+#: A real ScanNet scan and ScanNet's label map, on the developers' machines only.
+REAL = ROOT / "../shared/data/real"
+
+STEP = 0.04  # grid spacing of the toy scenes (metres)
+
+
+def _grid(origin, u, v, nu: int, nv: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and triangles of a regular grid ``origin + i·u + j·v``."""
+    i, j = np.meshgrid(np.arange(nu + 1), np.arange(nv + 1), indexing="ij")
+    verts = np.asarray(origin) + i.reshape(-1, 1) * np.asarray(u) + j.reshape(-1, 1) * np.asarray(v)
+    idx = np.arange((nu + 1) * (nv + 1)).reshape(nu + 1, nv + 1)
+    a, b, c, d = idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]
+    tris = np.concatenate([np.stack([a, b, c], -1).reshape(-1, 3),
+                           np.stack([a, c, d], -1).reshape(-1, 3)])
+    return verts, tris
+
+
+def _box(corner, size: int, height: int):
+    """The five visible faces of an axis-aligned box (cells of STEP), outward-facing."""
+    x, y = corner
+    s, h = size * STEP, height * STEP
+    ex, ey, ez = (STEP, 0, 0), (0, STEP, 0), (0, 0, STEP)
+    return [
+        ((x, y, h), ex, ey, size, size),  # top, normal +z
+        ((x, y, 0), ex, ez, size, height),  # side y = y0, normal -y
+        ((x, y + s, 0), ez, ex, height, size),  # side y = y1, normal +y
+        ((x, y, 0), ez, ey, height, size),  # side x = x0, normal -x
+        ((x + s, y, 0), ey, ez, size, height),  # side x = x1, normal +x
+    ]
+
+
+def toy_room(wall: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(vertices, faces, object id per vertex)``: a 4 m floor, two 0.6 × 0.6 × 0.5 m boxes
+    standing on it 1.2 m apart (ids 1, 2; the floor and wall 0), and optionally a 2.4 m wall.
+    Coincident vertices are merged, so the boxes are joined to the floor along their base."""
+    parts = [(((0, 0, 0), (STEP, 0, 0), (0, STEP, 0), 100, 100), 0)]
+    if wall:
+        parts.append((((0, 0, 0), (0, 0, STEP), (STEP, 0, 0), 60, 100), 0))
+    for label, corner in ((1, (1.2, 1.2)), (2, (2.4, 2.4))):
+        parts += [(face, label) for face in _box(corner, 15, 12)]
+    verts, faces, labels, offset = [], [], [], 0
+    for (origin, u, v, nu, nv), label in parts:
+        vv, tt = _grid(origin, u, v, nu, nv)
+        verts.append(vv)
+        faces.append(tt + offset)
+        labels.append(np.full(vv.shape[0], label))
+        offset += vv.shape[0]
+    verts, faces, labels = np.concatenate(verts), np.concatenate(faces), np.concatenate(labels)
+    keys = np.round(verts / STEP * 4).astype(np.int64)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    merged_labels = np.zeros(first.shape[0], dtype=np.int64)
+    np.maximum.at(merged_labels, inverse, labels)
+    return verts[first].astype(np.float32), inverse[faces], merged_labels
+
+
+def _iou(mask: np.ndarray, other: np.ndarray) -> float:
+    return float((mask & other).sum() / (mask | other).sum())
+
+
+def _best_ious(masks: np.ndarray, labels: np.ndarray) -> list[float]:
+    return [max(_iou(masks[:, q], labels == obj) for q in range(masks.shape[1]))
+            for obj in (1, 2)]
+
+
+def test_two_boxes_on_a_floor_are_two_proposals_and_the_floor_none_from_a_mesh():
+    verts, faces, labels = toy_room()
+    proposals = superpoint_proposals(verts, mesh_superpoints(verts, faces), faces=faces)
+    assert min(_best_ious(proposals.masks, labels)) > 0.9
+    assert not proposals.masks[labels == 0].any()  # floor and wall are in no proposal
+    merged = [q for q in range(proposals.num_proposals)
+              if proposals.masks[labels == 1, q].any() and proposals.masks[labels == 2, q].any()]
+    assert not merged  # the boxes touch the floor only: no proposal joins them
+
+
+def test_two_boxes_on_a_floor_are_two_proposals_from_a_bare_point_cloud():
+    verts, _, labels = toy_room()
+    superpoints = point_superpoints(verts, k_thresh=POINT_K_THRESH)
+    proposals = superpoint_proposals(verts, superpoints)
+    assert min(_best_ious(proposals.masks, labels)) > 0.9
+    assert proposals.masks[labels == 0].mean() < 0.01
+
+
+def test_box_tops_are_not_taken_for_a_ceiling_in_a_scan_without_one():
+    verts, faces, labels = toy_room(wall=False)
+    proposals = superpoint_proposals(verts, mesh_superpoints(verts, faces), faces=faces)
+    assert min(_best_ious(proposals.masks, labels)) > 0.9
+
+
+def test_scores_lie_in_the_unit_interval_and_whole_boxes_rank_above_their_faces():
+    verts, faces, labels = toy_room()
+    proposals = superpoint_proposals(verts, mesh_superpoints(verts, faces), faces=faces)
+    assert ((proposals.scores >= 0) & (proposals.scores <= 1)).all()
+    for obj in (1, 2):
+        ious = np.array([_iou(proposals.masks[:, q], labels == obj)
+                         for q in range(proposals.num_proposals)])
+        whole = proposals.scores[ious > 0.9].max()
+        parts = proposals.scores[(ious > 0) & (ious < 0.5)]
+        assert parts.size == 0 or whole > parts.max()
+
+
+def test_no_two_proposals_overlap_more_than_the_dedup_iou():
+    verts, faces, _ = toy_room()
+    config = SuperpointMergingConfig(dedup_iou=0.5)
+    masks = superpoint_proposals(verts, mesh_superpoints(verts, faces), faces=faces,
+                                 config=config).masks
+    for a in range(masks.shape[1]):
+        for b in range(a + 1, masks.shape[1]):
+            assert _iou(masks[:, a], masks[:, b]) <= 0.5
+
+
+def test_proposals_are_at_least_min_points_large():
+    verts, faces, _ = toy_room()
+    config = SuperpointMergingConfig(min_points=200)
+    masks = superpoint_proposals(verts, mesh_superpoints(verts, faces), faces=faces,
+                                 config=config).masks
+    assert masks.shape[1] and masks.sum(axis=0).min() >= 200
+
+
+@pytest.mark.parametrize("bad", [
+    {"superpoints": np.zeros(5, dtype=np.int64)},  # wrong length
+    {"superpoints": np.zeros(8, dtype=np.float32)},  # not integers
+    {"colors": np.zeros((8, 2))},
+    {"faces": np.array([[0, 1, 9]])},  # vertex index out of range
+    {"points": np.full((8, 3), np.nan)},
+])
+def test_bad_inputs_raise_a_folk_input_error(bad):
+    arguments = {"points": np.random.default_rng(0).random((8, 3)),
+                     "superpoints": np.zeros(8, dtype=np.int64)}
+    arguments.update(bad)
+    points, superpoints = arguments.pop("points"), arguments.pop("superpoints")
+    with pytest.raises(FolkInputError):
+        superpoint_proposals(points, superpoints, **arguments)
+
+
+def _scan_folder(tmp_path: Path, name: str = "scene0001_00", faces: bool = True) -> Path:
+    verts, mesh_faces, _ = toy_room()
+    folder = tmp_path / "scans" / name
+    folder.mkdir(parents=True)
+    colors = np.full((verts.shape[0], 3), 128, dtype=np.uint8)
+    write_ply(folder / f"{name}_vh_clean_2.ply", verts, colors,
+              faces=mesh_faces if faces else None)
+    return folder
+
+
+@pytest.mark.parametrize("faces", [True, False], ids=["mesh", "point-cloud"])
+def test_folk_proposals_writes_mask3d_files_that_folk_reads(tmp_path, capsys, faces):
+    folder = _scan_folder(tmp_path, faces=faces)
+    out = tmp_path / "proposals"
+    assert cli.main(["proposals", str(folder), "--out", str(out)]) == 0
+    assert "scene0001_00:" in capsys.readouterr().out
+    assert (out / "scene0001_00_masks.pt").is_file()
+    assert (out / "scene0001_00_scores.npy").is_file()
+    proposals = load_scene_proposals(out, "scene0001_00", num_points=None)
+    assert proposals.num_proposals >= 2
+    assert ((proposals.scores >= 0) & (proposals.scores <= 1)).all()
+
+
+def test_folk_proposals_uses_the_scenes_superpoints_file(tmp_path):
+    folder = _scan_folder(tmp_path)
+    _verts, _, labels = toy_room()
+    np.save(folder / "scene0001_00_superpoints.npy", labels)  # one superpoint per object
+    out = tmp_path / "proposals"
+    assert cli.main(["proposals", str(folder), "--out", str(out), "--quiet"]) == 0
+    masks = load_scene_proposals(out, "scene0001_00").masks
+    assert max(_iou(masks[:, q], labels == 1) for q in range(masks.shape[1])) == 1.0
+
+
+def test_folk_proposals_geometric_method_writes_files_too(tmp_path):
+    folder = _scan_folder(tmp_path)
+    out = tmp_path / "proposals"
+    assert cli.main(["proposals", str(folder), "--out", str(out), "--method", "geometric",
+                     "--quiet"]) == 0
+    assert load_scene_proposals(out, "scene0001_00").num_proposals >= 1
+
+
+@pytest.mark.parametrize("case", ["missing scan", "out is a file", "not a ply",
+                                  "bad superpoints"])
+def test_folk_proposals_bad_input_exits_2_with_one_line(tmp_path, capsys, case):
+    folder = _scan_folder(tmp_path)
+    out = tmp_path / "proposals"
+    scan = str(folder)
+    if case == "missing scan":
+        scan = str(tmp_path / "nowhere")
+    elif case == "out is a file":
+        out.write_text("x")
+    elif case == "not a ply":
+        scan = str(tmp_path / "scan.txt")
+        Path(scan).write_text("x")
+    else:
+        np.save(folder / "scene0001_00_superpoints.npy", np.zeros(3, dtype=np.int64))
+    assert cli.main(["proposals", scan, "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("folk proposals: error:") and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(not (REAL / "scene0000_00").is_dir(),
+                    reason="the real ScanNet scan is not on this machine")
+def test_the_real_scan_reaches_the_issue_goal_from_its_mesh():
+    from folk.data.ply import read_ply_faces, read_ply_vertices
+    from folk.data.scannet_gt import read_annotation, read_label_map
+    from folk.evaluation import evaluate
+    from folk.predict.instances import InstancePrediction
+
+    scan = REAL / "scene0000_00"
+    mesh = scan / "scene0000_00_vh_clean_2.ply"
+    v = read_ply_vertices(mesh)
+    points = np.stack([v["x"], v["y"], v["z"]], 1)
+    colors = np.stack([v["red"], v["green"], v["blue"]], 1)
+    faces = read_ply_faces(mesh)
+    proposals = superpoint_proposals(points, mesh_superpoints(points, faces), colors=colors,
+                                     faces=faces)
+    ann = read_annotation(scan / "scene0000_00.aggregation.json",
+                          scan / "scene0000_00_vh_clean_2.0.010000.segs.json", points.shape[0])
+    label = ann.scannet_ids(read_label_map(REAL / "scannetv2-labels.combined.tsv"))
+    keep = (ann.group >= 0) & ~np.isin(label, (1, 3, 41))  # not wall, floor, ceiling
+    gt = np.where(keep, 2000 + ann.group + 1, 0)  # every object one class ("chair", id 2)
+    pred = InstancePrediction(proposals.masks, np.full(proposals.num_proposals, 2),
+                              proposals.scores)
+    result = evaluate({"scene0000_00": gt}, {"scene0000_00": pred})
+    assert result.ap50 >= 0.30 and result.ap25 >= 0.50
