@@ -14,6 +14,13 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libusb-1.0-0 >/dev/null
 fi
 
+# The browser test of `folk view` (tests/test_viewer_browser.py) needs a headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing Debian package chromium (for the browser test of folk view)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv"

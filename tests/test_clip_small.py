@@ -52,3 +52,22 @@ def test_default_model_loads_offline_with_its_identity(clip):
     assert clip.name == DEFAULT_MODEL
     assert clip.identity.endswith(file_sha256(PACKAGED_WEIGHTS[DEFAULT_MODEL]))
     assert clip.image_size == (64, 64) and clip.embed_dim == 128
+
+
+def test_small_clip_warns_on_words_it_was_never_trained_on(clip, tmp_path):
+    import warnings
+
+    from folk.clip.text import text_embeddings
+    from folk.errors import UntrainedWordWarning
+    from folk.synthetic import VOCABULARY
+
+    assert set(clip.trained_vocabulary) == set(VOCABULARY)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text_embeddings(clip, ["chair", "lamp"], cache_dir=tmp_path)
+        assert not caught
+        text_embeddings(clip, ["chair", "office chair"], cache_dir=tmp_path)
+    [warning] = caught
+    assert warning.category is UntrainedWordWarning
+    assert "never saw 'office chair'" in str(warning.message)
+    assert "'chair'" not in str(warning.message).split("never saw", 1)[1]

@@ -54,7 +54,8 @@ def test_data_keeps_only_proposals_with_teacher_view_for_training(toy):
 
 def test_training_learns_teacher_labels_and_writes_checkpoints(toy, tmp_path):
     result = distill(_data(toy), CONFIG.replace(epochs=12), tmp_path, progress=False, log=None)
-    history = json.loads((tmp_path / "history.json").read_text())
+    lines = (tmp_path / "history.jsonl").read_text().splitlines()
+    history = [json.loads(line) for line in lines]
     assert [h["epoch"] for h in history] == list(range(1, 13))
     assert history[-1]["loss"] < history[0]["loss"]
     assert history[-1]["val_agreement"] >= 0.9
@@ -85,6 +86,9 @@ def test_resume_reproduces_uninterrupted_run_bitwise(toy, tmp_path):
     assert resumed.epochs_run == CONFIG.epochs - 2
     _assert_bitwise_equal(_weights(full.model), _weights(resumed.model))
     assert [h["loss"] for h in full.history] == [h["loss"] for h in resumed.history]
+    # history.jsonl, appended per epoch across the two calls, holds each epoch once
+    split_lines = [json.loads(x) for x in (tmp_path / "split" / "history.jsonl").open()]
+    assert [h["loss"] for h in split_lines] == [h["loss"] for h in full.history]
     a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
     for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):

@@ -213,8 +213,10 @@ def test_query_command_ranks_an_instance_of_the_class_first(trained, capsys):
     assert [r["rank"] for r in out["instances"]] == [1, 2, 3]
 
 
-def test_predict_asks_clip_for_names_missing_from_the_cached_embeddings(trained, tmp_path,
-                                                                        monkeypatch):
+def _predict_with_fake_clip(trained, out, vocabulary_names: str,
+                            monkeypatch) -> tuple[int, dict]:
+    """``folk predict`` of the toy student with a stand-in CLIP text encoder: the exit code and
+    what the encoder was asked."""
     from folk.predict import vocabulary
 
     calls = {}
@@ -226,9 +228,33 @@ def test_predict_asks_clip_for_names_missing_from_the_cached_embeddings(trained,
     monkeypatch.setattr(vocabulary, "clip_text_embeddings", fake_clip)
     rc = main(["predict", "--features", str(trained / "features"), "--proposals",
                str(trained / "proposals"), "--checkpoint", str(trained / "ckpt"),
-               "--vocabulary", "chair,sofa", "--out", str(tmp_path), "--scenes", "v",
+               "--vocabulary", vocabulary_names, "--out", str(out), "--scenes", "v",
                "--clip-model", "ViT-B-16", "--quiet"])
+    return rc, calls
+
+
+def test_predict_asks_clip_for_names_missing_from_the_cached_embeddings(trained, tmp_path,
+                                                                        monkeypatch):
+    rc, calls = _predict_with_fake_clip(trained, tmp_path, "chair,sofa", monkeypatch)
     assert rc == 0 and calls["names"] == ["chair", "sofa"] and calls["model"] == "ViT-B-16"
+
+
+def test_predict_says_custom_vocabulary_label_ids_are_list_positions(trained, tmp_path,
+                                                                     monkeypatch, capsys):
+    rc, _ = _predict_with_fake_clip(trained, tmp_path, "chair,mug holder", monkeypatch)
+    assert rc == 0
+    note = [line for line in capsys.readouterr().err.splitlines() if "label ids" in line]
+    assert len(note) == 1 and "positions 1..2" in note[0] and "chair=1" in note[0]
+    assert "not ScanNet200" in note[0]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["vocabulary"]["label_ids_are"] == note[0].split("note: ", 1)[1]
+
+
+def test_benchmark_vocabularies_say_their_label_ids_are_benchmark_ids():
+    assert resolve_vocabulary("chair,table").label_ids_note() == \
+        "label ids are scannet200 class ids"
+    assert resolve_vocabulary("synthetic").id_space == "scannet200"
+    assert resolve_vocabulary("replica").label_ids_note() == "label ids are replica class ids"
 
 
 def test_predict_command_reports_wrong_checkpoint_dimension(trained, tmp_path, capsys):

@@ -215,7 +215,7 @@ IMPORT_NAMES = {"numpy": "numpy", "scipy": "scipy", "torch": "torch",
                 "open3d-cpu": "open3d", "open3d": "open3d", "pillow": "PIL", "tqdm": "tqdm",
                 "onnx": "onnx", "onnxruntime": "onnxruntime",
                 "huggingface_hub": "huggingface_hub", "huggingface-hub": "huggingface_hub",
-                "pytest": "pytest",
+                "pytest": "pytest", "viser": "viser", "websockets": "websockets",
                 # tools, not imported: the benchmarks use pytest-benchmark's `benchmark` fixture
                 "pytest-benchmark": None, "ruff": None}
 

@@ -6,11 +6,13 @@ traceback)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import sys
+import warnings
 
-from folk.errors import FolkError, without_ansi
+from folk.errors import FolkError, one_line, without_ansi
 
 # name -> module defining ``register(subparsers)``; the parser it adds sets ``func``.
 COMMANDS: dict[str, str] = {
@@ -26,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "query": "folk.predict.query_cli",
     "export": "folk.export.cli",
     "show": "folk.show.cli",
+    "view": "folk.show.view_cli",
 }
 
 
@@ -66,14 +69,32 @@ def describe_os_error(exc: OSError) -> str:
     return f"{exc.filename}: {problem}" if exc.filename else problem
 
 
+@contextlib.contextmanager
+def one_line_warnings(prog: str):
+    """While the block runs, each warning shown is one line ``<prog>: warning: <message>``
+    (no file, line number or source excerpt; whitespace collapsed). Only the format changes:
+    where warnings go (and recording them, as ``pytest.warns`` does) stays as it was."""
+    def format_one_line(message, category, filename, lineno, line=None) -> str:
+        return f"{prog}: warning: {one_line(message, limit=1000)}\n"
+
+    previous = warnings.formatwarning
+    warnings.formatwarning = format_one_line
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 def run_reporting_errors(prog: str, func, args: argparse.Namespace, debug: bool = False) -> int:
     """``func(args)``'s exit code; a user's mistake (a :class:`FolkError`, an OSError about
     their files or disk) is one line ``<prog>: error: ...`` and exit 2, Ctrl-C one line and
-    exit 130. With ``debug`` both raise (their traceback). Anything else is a bug: it raises."""
+    exit 130; a warning one line ``<prog>: warning: ...``. With ``debug`` errors raise (their
+    traceback) and warnings show where they come from. Anything else is a bug: it raises."""
     if debug:
         return int(func(args) or 0)
     try:
-        return int(func(args) or 0)
+        with one_line_warnings(prog):
+            return int(func(args) or 0)
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted; rerun to resume", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -125,10 +125,26 @@ def check_output_file(path: str | Path, option: str = "--out",
     return path
 
 
+#: Sphinx cross-references (``:func:`~folk.x.y` ``) and inline literals (````x````) of docstrings.
+_SPHINX_ROLE = re.compile(r":\w+(?::\w+)?:`~?([^`]+)`")
+_LITERAL_IN_TABLE = re.compile(r"``([^`]+)``(?=  )")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain_text(text: str) -> str:
+    """``text`` (a docstring) without Sphinx markup, for ``--help``: roles become their target,
+    literals their content (padded in a table cell so its columns stay aligned)."""
+    text = _SPHINX_ROLE.sub(r"\1", text)
+    text = _LITERAL_IN_TABLE.sub(r"\1    ", text)
+    return _LITERAL.sub(r"\1", text)
+
+
 def add_command(subparsers: argparse._SubParsersAction, name: str, func, *, help: str,
                 description: str, **kwargs: Any) -> argparse.ArgumentParser:
-    """A subcommand whose parsed arguments are run by ``func(args)``."""
-    parser = subparsers.add_parser(name, help=help, description=description, **kwargs)
+    """A subcommand whose parsed arguments are run by ``func(args)`` (its texts may be
+    docstrings: shown without their markup)."""
+    parser = subparsers.add_parser(name, help=plain_text(help),
+                                   description=plain_text(description), **kwargs)
     parser.set_defaults(func=func)
     return parser
 
@@ -167,7 +183,7 @@ def add_scene_layout(parser: argparse.ArgumentParser) -> None:
     from folk.data.layout import LAYOUTS
 
     parser.add_argument("--dataset", default="scannet", choices=sorted(LAYOUTS),
-                        help="scene layout: depth scale, mesh name, default stride "
+                        help="scene layout: depth scale, mesh name and frame stride "
                              "(default scannet)")
     parser.add_argument("--stride", type=positive_int, default=None,
                         help="use every n-th frame (default: the layout's, 10 for ScanNet, "
@@ -217,6 +233,31 @@ def add_vocabulary(parser: argparse.ArgumentParser) -> None:
                              "or a file with one name per line (default scannet200)")
 
 
+def add_pred_gt(parser: argparse.ArgumentParser) -> None:
+    """One scene's predictions and ground truth: ``--pred``, ``--gt`` (show, view), read with
+    :func:`scene_result_file`."""
+    parser.add_argument("--pred", type=Path, default=None,
+                        help="predictions in the ScanNet submission format (folk predict "
+                             "--out): the folder holding <scene>.txt, or that file")
+    parser.add_argument("--gt", type=Path, default=None,
+                        help="ground truth (one label_id*1000+instance+1 per point): a folder "
+                             "holding <scene>.txt, or that file")
+
+
+def scene_result_file(path: Path, scene: str, what: str, option: str) -> Path:
+    """The file of :func:`add_pred_gt`'s ``option`` for ``scene``: ``path`` itself (a file)
+    or ``path/<scene>.txt`` (a folder)."""
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise FolkInputError(f"{option}: {what} folder or file not found", path)
+    found = path / f"{scene}.txt"
+    if not found.is_file():
+        raise FolkInputError(f"{option}: no {what} for scene {scene} ({found.name} missing)",
+                             path)
+    return found
+
+
 def clip_choice_from_args(args: argparse.Namespace):
     """The :class:`~folk.predict.vocabulary.ClipChoice` of :func:`add_student`'s options."""
     from folk.predict.vocabulary import ClipChoice
@@ -242,7 +283,8 @@ def add_scene_list(parser: argparse.ArgumentParser, flag: str, what: str) -> Non
 
 
 def add_quiet(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress (a bar on a terminal, a line per stage in a log)")
 
 
 # ---- flags generated from a config dataclass ----------------------------------------------
@@ -284,7 +326,8 @@ def add_config_flags(parser: argparse.ArgumentParser, config_class: type,
         default = getattr(defaults, f.name)
         kind = (types or {}).get(f.name) or _FIELD_TYPES.get(type(default), type(default))
         parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind,
-                            default=None, help=f"{docs.get(f.name, f.name)} (default {default})")
+                            default=None,
+                            help=f"{plain_text(docs.get(f.name, f.name))} (default {default})")
 
 
 def config_from_args(config_class: type, args: argparse.Namespace):

@@ -18,7 +18,7 @@ import shutil
 import time
 from pathlib import Path
 
-from folk.cli_args import check_output_folder, positive_int
+from folk.cli_args import add_command, check_output_folder, positive_int
 from folk.errors import FolkError
 
 TRAIN_SEEDS = (0, 1, 2)
@@ -27,13 +27,12 @@ TEST_SEED = 4
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("demo", help="run folk end to end on synthetic scenes",
-                              description=__doc__)
+    p = add_command(subparsers, "demo", run, help="run folk end to end on synthetic scenes",
+                    description=__doc__)
     p.add_argument("--workdir", default="folk-demo",
                    help="where scenes and outputs go (reused by a second run)")
     p.add_argument("--epochs", type=positive_int, default=300,
-                   help="distillation epochs (few proposals: many short epochs)")
-    p.set_defaults(func=run)
+                   help="distillation epochs (few proposals: many short epochs; default 300)")
 
 
 def _folk(*argv: str) -> None:

@@ -41,6 +41,13 @@ class FolkExtensionError(FolkError, RuntimeError):
     """A compiled extension (folk._C / folk._cuda) or a GPU is not available."""
 
 
+class UntrainedWordWarning(UserWarning):
+    """A class name or query the CLIP in use never saw in training (folk's small CLIP knows
+    only the synthetic scenes' object names): its scores mean little.
+
+    Issued by :func:`folk.clip.text.text_embeddings`."""
+
+
 class NonFinitePoseWarning(UserWarning):
     """A frame was skipped because its camera pose holds NaN or inf (or cannot be inverted).
 

@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -104,6 +104,17 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_json_lines(path: str | Path, items: Iterable[Any]) -> None:
+    """One JSON object per line (JSON Lines), written atomically."""
+    write_text(path, "".join(json.dumps(item) + "\n" for item in items))
+
+
+def append_json_line(path: str | Path, item: Any) -> None:
+    """Append one line to a JSON Lines file (a reader following it sees whole lines)."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(item) + "\n")
 
 
 def save_npz(path: str | Path, **arrays: np.ndarray) -> None:

@@ -4,7 +4,7 @@ folk's packages follow its pipeline, and an import may only point *down* this li
 within its own layer)::
 
     foundation   folk (the package), folk.errors (errors and warnings), folk.files,
-                 folk.layers, folk._lazy
+                 folk.layers, folk._lazy, folk.progress (progress bars or log lines)
     data         folk.data: the scene model, readers and file formats of what users bring
                  (scenes, proposals, features, GT), class lists and vocabularies, the CSR
                  proposal membership
@@ -26,7 +26,8 @@ within its own layer)::
     evaluation   folk.evaluation: the benchmark protocol (AP) on predictions, and the AP of a
                  student during distillation (handed to the trainer as a plain callable)
     show         folk.show: pictures and coloured PLY files of predictions, ground truth and
-                 the teacher's views; after evaluation because it draws what every step
+                 the teacher's views, and the web viewer with live text queries (folk view,
+                 on viser); after evaluation because it draws what every step
                  before it produces (scenes, teacher views, predictions matched to GT) and
                  nothing in the pipeline depends on it
     app          the command line: folk.cli, folk.cli_args, folk.demo and every ``cli`` /
@@ -49,7 +50,8 @@ from __future__ import annotations
 #: longest prefix it matches (a prefix matches itself and its submodules), except that
 #: command-line modules (:func:`is_app_module`) always belong to ``app``.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("folk._lazy", "folk.errors", "folk.files", "folk.layers")),
+    ("foundation", ("folk._lazy", "folk.errors", "folk.files", "folk.layers",
+                    "folk.progress")),
     ("data", ("folk.data",)),
     ("synthetic", ("folk.synthetic",)),
     ("features", ("folk.features",)),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,14 @@ MODEL_CONFIG_DIR = PACKAGE_DIR / "model_configs"
 WEIGHTS_DIR = PACKAGE_DIR / "weights"
 #: Checkpoints shipped inside the package, by model name.
 PACKAGED_WEIGHTS: dict[str, Path] = {DEFAULT_MODEL: WEIGHTS_DIR / "folk-small-clip.pt"}
+
+
+@lru_cache(maxsize=4)
+def _training_vocabulary(log: Path) -> tuple[str, ...] | None:
+    try:
+        return tuple(json.loads(log.read_text())["vocabulary"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _how_to_provide(model: str) -> str:
@@ -169,6 +178,16 @@ class ClipModel:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def trained_vocabulary(self) -> tuple[str, ...] | None:
+        """The only class names this model was trained on, for folk's packaged weights (from
+        their training log, ``<weights>.log.json``); None for a general CLIP."""
+        packaged = PACKAGED_WEIGHTS.get(self.name)
+        if packaged is None or self.checkpoint is None or \
+                Path(self.checkpoint).resolve() != packaged.resolve():
+            return None
+        return _training_vocabulary(packaged.with_suffix(".log.json"))
 
     @property
     def visual(self) -> torch.nn.Module:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from folk.clip.defaults import TEMPLATE
+from folk.errors import UntrainedWordWarning
 from folk.files import save_npz
 
 if TYPE_CHECKING:
@@ -53,13 +55,30 @@ def cache_path(cache_dir: Path, clip: ClipModel, key: str) -> Path:
     return Path(cache_dir) / f"{safe}-{key[:20]}.npz"
 
 
+def warn_untrained_words(clip: ClipModel, words: Sequence[str]) -> None:
+    """Warn when ``clip`` knows only a small vocabulary (folk's small CLIP) and ``words`` has
+    names outside it."""
+    known = clip.trained_vocabulary
+    unknown = [w for w in words if known is not None and w not in known]
+    if unknown:
+        shown = ", ".join(repr(w) for w in unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        warnings.warn(UntrainedWordWarning(
+            f"{clip.name} was trained on {len(known)} synthetic object names only "
+            f"({', '.join(known)}); it never saw {shown}, whose scores mean little; use a "
+            "general CLIP (--clip-model with --clip-pretrained or --clip-checkpoint) for them"),
+            stacklevel=3)
+
+
 def text_embeddings(clip: ClipModel, vocabulary: Sequence[str], template: str = TEMPLATE,
                     cache_dir: str | Path | None | bool = None) -> np.ndarray:
     """``(C, D)`` float32 L2-normalised embeddings of ``template.format(c)`` for each class.
 
     ``cache_dir``: folder of the disk cache (``None``: the default; ``False``: no cache).
+    Warns (:class:`folk.errors.UntrainedWordWarning`) on names the model never saw in training.
     """
     vocabulary = [str(c) for c in vocabulary]
+    warn_untrained_words(clip, vocabulary)
     if cache_dir is False:
         return clip.encode_texts(prompts(vocabulary, template))
     folder = default_cache_dir() if cache_dir in (None, True) else Path(cache_dir)

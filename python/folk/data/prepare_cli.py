@@ -171,8 +171,7 @@ def run(args: argparse.Namespace) -> int:
     tasks = [(name, str(args.scans_dir), str(args.out), args.stride,
               str(label_map) if label_map else None, args.require_frames, args.overwrite)
              for name in names]
-    results = dict(_run_tasks(tasks, args.jobs, progress=not args.quiet
-                              and sys.stderr.isatty()))
+    results = dict(_run_tasks(tasks, args.jobs, progress=not args.quiet))
     failed = {n: r for n, r in results.items() if isinstance(r, str)}
     done = [r for r in results.values() if not isinstance(r, str)]
     no_frames = [r.name for r in done if not r.frames_total]
@@ -190,18 +189,17 @@ def run(args: argparse.Namespace) -> int:
 def _run_tasks(tasks: list[tuple], jobs: int, progress: bool):
     """Yield ``(name, result)`` per scene as they finish: one line per scene, or a progress
     bar on a terminal (the lines of failed scenes are printed either way)."""
-    from tqdm import tqdm
+    from folk.progress import Progress
 
-    bar = tqdm(total=len(tasks), desc="prepare", unit="scene", disable=not progress)
+    bar = Progress(total=len(tasks), desc="prepare", unit="scene", enabled=progress,
+                   per_item=False)
 
     def report(name, result):
-        line = _describe(name, result)
-        if progress:
-            bar.update(1)
-            if isinstance(result, str):
-                bar.write(line)
-        else:
-            print(line, flush=True)
+        bar.update(1)
+        if not bar.on_terminal:
+            print(_describe(name, result), flush=True)
+        elif isinstance(result, str):
+            bar.write(_describe(name, result))
         return name, result
 
     try:

@@ -28,11 +28,16 @@ TEXT_EMBEDDINGS_VERSION = 1
 CHECKPOINT_TEXT_EMBEDDINGS = "text_embeddings.npz"
 
 
+#: ``Vocabulary.id_space`` of a custom list whose label ids are its positions 1..K.
+LIST_POSITIONS = "list"
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     names: tuple[str, ...]
     label_ids: tuple[int, ...]
     source: str  # "scannet200", "replica", "list" or the file it came from
+    id_space: str = LIST_POSITIONS  # whose ids label_ids are: a benchmark (DATASETS) or "list"
 
     def __post_init__(self) -> None:
         if not self.names:
@@ -46,20 +51,31 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.names)
 
+    def label_ids_note(self) -> str:
+        """One sentence saying which label ids submission files of this vocabulary carry."""
+        if self.id_space != LIST_POSITIONS:
+            return f"label ids are {self.id_space} class ids"
+        first = ", ".join(f"{n}={i}" for n, i in zip(self.names[:3], self.label_ids[:3]))
+        return (f"label ids are positions 1..{len(self)} in your vocabulary ({first}"
+                f"{', ...' if len(self) > 3 else ''}), not ScanNet200 or Replica ids: evaluate "
+                "them only against GT numbered the same way")
 
-def _custom_ids(names: tuple[str, ...]) -> tuple[int, ...]:
+
+def _custom_ids(names: tuple[str, ...]) -> tuple[tuple[int, ...], str]:
+    """``(label ids, id space)`` of a custom list (see the module docstring)."""
     for dataset in DATASETS:
         classes = load_class_list(dataset)
         if all(n in classes.names for n in names):
-            return tuple(classes.id_of(n) for n in names)
-    return tuple(range(1, len(names) + 1))
+            return tuple(classes.id_of(n) for n in names), dataset
+    return tuple(range(1, len(names) + 1)), LIST_POSITIONS
 
 
 def vocabulary_from_names(names, source: str = "list") -> Vocabulary:
     names = tuple(str(n).strip() for n in names)
     if any(not n for n in names):
         raise FolkInputError(f"vocabulary ({source}) has an empty name")
-    return Vocabulary(names, _custom_ids(names), source)
+    ids, id_space = _custom_ids(names)
+    return Vocabulary(names, ids, source, id_space)
 
 
 def resolve_vocabulary(spec: str | Path) -> Vocabulary:
@@ -68,10 +84,11 @@ def resolve_vocabulary(spec: str | Path) -> Vocabulary:
     if spec_s == "synthetic":
         scannet200 = load_class_list("scannet200")
         return Vocabulary(SYNTHETIC_CLASSES,
-                          tuple(scannet200.id_of(n) for n in SYNTHETIC_CLASSES), spec_s)
+                          tuple(scannet200.id_of(n) for n in SYNTHETIC_CLASSES), spec_s,
+                          "scannet200")
     if spec_s in DATASETS:
         classes = load_class_list(spec_s)
-        return Vocabulary(classes.names, classes.ids, spec_s)
+        return Vocabulary(classes.names, classes.ids, spec_s, spec_s)
     path = Path(spec_s)
     if path.is_file():
         lines = [line.strip() for line in path.read_text().splitlines()]

@@ -38,7 +38,8 @@ def register(subparsers) -> None:
     p = add_command(
         subparsers, "distill", run, help="train the student (VL-adapter) on teacher targets",
         description="Label-guided distillation of the teacher's targets into the VL-adapter. "
-                    "Writes last.pt (every epoch), best.pt, history.json, config.json and "
+                    "Writes last.pt (every epoch), best.pt, history.jsonl (a line per epoch), "
+                    "config.json and "
                     "text_embeddings.npz into --out. Multi-process: torchrun "
                     "--nproc_per_node=K -m folk.cli distill ...")
     p.add_argument("--targets", required=True, help="directory of teacher targets <scene>.npz")
@@ -59,6 +60,8 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="auto",
                    help="auto (GPU when available), cpu, cuda (default auto)")
     add_quiet(p)
+    p.add_argument("--verbose", action="store_true",
+                   help="print a line per epoch: losses, validation metrics, seconds")
     add_config_flags(p.add_argument_group("training"), DistillConfig, types=_CONFIG_TYPES)
 
 
@@ -107,7 +110,10 @@ def _distill(args, config) -> int:
           f"{data.feature_dim}-d -> {data.target_dim}-d")
     result = distill(data, config, args.out, resume=args.resume, progress=not args.quiet,
                      device=args.device, ap_validator=ap_validator,
-                     stop_after_epochs=args.stop_after)
+                     stop_after_epochs=args.stop_after, verbose=args.verbose)
+    if result.history:
+        print(f"folk distill: {result.epochs_run} epoch(s) trained, {len(result.history)}/"
+              f"{config.epochs} done, last loss {result.history[-1]['loss']:.4f}")
     if result.best_epoch is not None:
         print(f"folk distill: best {result.best_metric} {result.best_value:.4f} at epoch "
               f"{result.best_epoch}; checkpoints in {args.out}")

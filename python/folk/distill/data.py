@@ -92,10 +92,11 @@ def load_distill_data(targets_dir: str | Path, inputs: SceneInputs, train_scenes
     reference: TeacherTargets | None = None
     feature_dim: int | None = None
     parts: dict[str, list] = {"train": [], "val": []}
-    from tqdm import tqdm
+    from folk.progress import Progress
 
     jobs = [("train", s) for s in train_scenes] + [("val", s) for s in val_scenes]
-    for split, scene in tqdm(jobs, desc="load scenes", unit="scene", disable=not progress):
+    for split, scene in Progress(jobs, desc="load scenes", unit="scene",
+                                    enabled=progress, per_item=False):
         path = targets_file(targets_dir, scene)
         t = load_targets(path)
         if reference is None:

@@ -32,7 +32,8 @@ from folk.distill.config import DistillConfig
 from folk.distill.data import DistillData
 from folk.distill.loss import distillation_loss
 from folk.errors import FolkInputError
-from folk.files import atomic_open, write_json
+from folk.files import append_json_line, atomic_open, write_json, write_json_lines
+from folk.progress import Progress
 from folk.student.model import VLAdapter, adapter_state
 
 CHECKPOINT_FORMAT = "folk-distill"
@@ -336,19 +337,14 @@ class _Batches:
 
 
 def _train_epoch(module: torch.nn.Module, optimizer: torch.optim.Optimizer, batches: _Batches,
-                 config: DistillConfig, epoch: int, dist: _Dist, progress: bool,
-                 ) -> dict[str, Any]:
+                 config: DistillConfig, epoch: int, dist: _Dist) -> dict[str, Any]:
     """One pass over the training table; the epoch's mean losses (over processes) and the
     last learning rate."""
-    from tqdm import tqdm
-
     module.train()
     order = batches.order(epoch)
     total_steps = batches.steps * config.epochs
     sums, count = np.zeros(3), 0
-    bar = tqdm(range(batches.steps), desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
-               disable=not (progress and dist.main), leave=False)
-    for step in bar:
+    for step in range(batches.steps):
         lr = learning_rate(config, epoch * batches.steps + step, total_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -363,8 +359,6 @@ def _train_epoch(module: torch.nn.Module, optimizer: torch.optim.Optimizer, batc
         value = float(terms.total.detach())
         sums += terms.count * np.array([value, float(terms.contrastive), float(terms.label)])
         count += terms.count
-        bar.set_postfix(loss=f"{value:.4f}")
-    bar.close()
     loss, con, ce = dist.mean(list(sums / max(count, 1)))
     return {"epoch": epoch + 1, "loss": loss, "loss_con": con, "loss_ce": ce, "lr": lr}
 
@@ -373,7 +367,7 @@ def _save_epoch(out_dir: Path, model: VLAdapter, optimizer: torch.optim.Optimize
                 meta: dict[str, Any], config: DistillConfig, description: dict[str, Any],
                 history: list[dict[str, Any]], best: _Best, improved: bool) -> None:
     """``last.pt`` (and ``best.pt`` when the epoch improved) with everything a bitwise resume
-    needs, and ``history.json``; each written atomically."""
+    needs, each written atomically, and the epoch's line appended to ``history.jsonl``."""
     state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
              "epoch": int(history[-1]["epoch"]), "adapter": adapter_state(model, meta),
              "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
@@ -382,7 +376,7 @@ def _save_epoch(out_dir: Path, model: VLAdapter, optimizer: torch.optim.Optimize
     if improved:
         _save(out_dir / "best.pt", state)
     _save(out_dir / "last.pt", state)
-    write_json(out_dir / "history.json", history)
+    append_json_line(out_dir / "history.jsonl", history[-1])
 
 
 def _epoch_line(entry: dict[str, Any], config: DistillConfig, improved: bool) -> str:
@@ -398,9 +392,12 @@ def distill(data: DistillData, config: DistillConfig, out_dir: str | Path, *,
             resume: bool = False, progress: bool = True, device: str | None = "cpu",
             ap_validator: Callable[[VLAdapter], dict] | None = None,
             stop_after_epochs: int | None = None,
-            log: Callable[[str], None] | None = print) -> TrainResult:
+            log: Callable[[str], None] | None = print, verbose: bool = False) -> TrainResult:
     """Train (or resume training) the adapter; write ``last.pt``, ``best.pt``,
-    ``history.json``, ``config.json`` and ``text_embeddings.npz`` into ``out_dir``.
+    ``history.jsonl``, ``config.json`` and ``text_embeddings.npz`` into ``out_dir``.
+
+    ``progress``: a bar over the epochs (lines in a log, :class:`folk.progress.Progress`);
+    ``verbose``: also one ``log`` line per epoch (losses, validation metrics, seconds).
 
     ``best.pt`` is chosen by AP when ``ap_validator`` is given (any callable from the adapter
     to ``{"ap": ...}``, e.g. :class:`folk.evaluation.validation.APValidator`), else by
@@ -422,13 +419,18 @@ def distill(data: DistillData, config: DistillConfig, out_dir: str | Path, *,
         module = _parallel(model, dist, dev)
         if dist.main:
             _write_run_files(out_dir, config, data, description, dist.world)
+            # the epochs of last.pt (a resume drops any line appended after it was written)
+            write_json_lines(out_dir / "history.jsonl", history)
         batches = _Batches(data, config, dist, dev)
         meta = _adapter_meta(data, config)
         end = config.epochs if stop_after_epochs is None else min(
             config.epochs, done + max(int(stop_after_epochs), 0))
+        bar = Progress(desc="distill", total=end - done, unit="epoch",
+                       enabled=progress and dist.main, per_item=False)
+        say = bar.write if log is print else log  # printed lines go above a bar
         for epoch in range(done, end):
             t0 = time.perf_counter()
-            entry = _train_epoch(module, optimizer, batches, config, epoch, dist, progress)
+            entry = _train_epoch(module, optimizer, batches, config, epoch, dist)
             if dist.main:
                 entry.update(validate(model, data, config, dev))
                 if ap_validator is not None:
@@ -438,10 +440,14 @@ def distill(data: DistillData, config: DistillConfig, out_dir: str | Path, *,
                 improved = best.update(history[-1], history)
                 _save_epoch(out_dir, model, optimizer, meta, config, description, history, best,
                             improved)
-                log(_epoch_line(history[-1], config, improved))
+                bar.set_postfix_str(f"loss {history[-1]['loss']:.4f}")
+                bar.update()
+                if verbose:
+                    say(_epoch_line(history[-1], config, improved))
             else:
                 history.append(entry)
             dist.barrier()
+        bar.close()
         model.eval()
         return TrainResult(out_dir, end - done, history, best.metric, best.epoch, best.value,
                            model)

@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PRED_DIR",
         help="folder of <scene>.txt listing 'pred_mask/<file> <label_id> <conf>'",
     )
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--dataset", required=True, choices=DATASETS,
+                        help="benchmark whose class ids and labels --gt and --pred use")
     parser.add_argument(
         "--confidence-one",
         action="store_true",

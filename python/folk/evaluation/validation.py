@@ -40,16 +40,16 @@ class APValidator:
     def __init__(self, inputs: SceneInputs, scenes: list[str], gt_dir: str | Path,
                  dataset: str, text_embeddings: np.ndarray, label_ids, tau_l: float,
                  nms_iou: float = DEFAULT_IOU, progress: bool = False):
-        from tqdm import tqdm
-
         from folk.ops.segment_mean import segment_mean
+        from folk.progress import Progress
 
         self.dataset = dataset
         self.text_embeddings = np.asarray(text_embeddings, dtype=np.float32)
         self.label_ids = np.asarray(label_ids, dtype=np.int64)
         self.tau_l = tau_l
         self.scenes: dict[str, tuple] = {}
-        for scene in tqdm(list(scenes), desc="AP validation scenes", disable=not progress):
+        for scene in Progress(list(scenes), desc="AP validation scenes", unit="scene",
+                              enabled=progress, per_item=False):
             features, proposals = inputs.load(scene)
             gt = read_ground_truth(Path(gt_dir) / f"{scene}.txt", proposals.num_points).ids
             keep, kept = nms_membership(proposals, nms_iou)

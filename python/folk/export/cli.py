@@ -73,15 +73,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The ``folk-export`` console script (errors reported as ``folk``'s are)."""
-    from folk.cli import run_reporting_errors
-
+def build_parser() -> argparse.ArgumentParser:
+    """The ``folk-export`` console script's parser."""
     parser = argparse.ArgumentParser(prog="folk-export", description=DESCRIPTION)
     add_export_options(parser)
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an "
                         "error or Ctrl-C (for bug reports)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``folk-export`` console script (errors reported as ``folk``'s are)."""
+    from folk.cli import run_reporting_errors
+
+    args = build_parser().parse_args(argv)
     return run_reporting_errors("folk-export", run, args, args.debug)
 
 

@@ -144,13 +144,14 @@ def scene_labeller(args, vocab, adapter, meta, config) -> SceneLabeller:
 
 def run(args) -> int:
     import numpy as np
-    from tqdm import tqdm
 
     from folk import __version__
+    from folk.data.vocabulary import LIST_POSITIONS
     from folk.files import write_json
     from folk.predict.predictor import PredictConfig, write_scannet_submission
     from folk.predict.submission import check_replaceable
     from folk.predict.vocabulary import resolve_vocabulary
+    from folk.progress import Progress
     from folk.student.classify import DEFAULT_TAU_L
     from folk.student.inputs import parse_scene_list
 
@@ -161,6 +162,8 @@ def run(args) -> int:
         raise FolkInputError("no scenes to predict")
     check_replaceable(out, scenes)
     vocab = resolve_vocabulary(args.vocabulary)
+    if vocab.id_space == LIST_POSITIONS:
+        print(f"folk predict: note: {vocab.label_ids_note()}", file=sys.stderr)
     inputs, adapter, meta = load_student(args)
     tau = args.tau_l if args.tau_l is not None else float(meta.get("tau_l", DEFAULT_TAU_L))
     config = PredictConfig(tau_l=tau, nms_iou=args.nms_iou, confidence_one=args.confidence_one)
@@ -169,13 +172,16 @@ def run(args) -> int:
                "features": inputs.feature_name, "proposals": str(args.proposals),
                "text_embeddings": labeller.text_source,
                "vocabulary": {"source": vocab.source, "names": list(vocab.names),
-                              "label_ids": list(vocab.label_ids)},
+                              "label_ids": list(vocab.label_ids),
+                              "label_ids_are": vocab.label_ids_note()},
                "config": {"tau_l": labeller.tau_l, "nms_iou": config.nms_iou,
                           "confidence_one": config.confidence_one},
                "runtime": args.runtime,
                "scenes": {}}
     start = time.perf_counter()
-    for scene in tqdm(scenes, desc="predict", unit="scene", disable=args.quiet):
+    bar = Progress(scenes, desc="predict", unit="scene", enabled=not args.quiet)
+    for scene in bar:
+        bar.set_postfix_str(scene)
         if args.skip_existing and (out / f"{scene}.txt").is_file():
             continue
         t0 = time.perf_counter()

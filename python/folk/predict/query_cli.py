@@ -23,7 +23,8 @@ def register(subparsers) -> None:
                     "embedding and the text's embedding (CLIP's text encoder, or an embeddings "
                     "file that holds the text as one of its names).")
     q.add_argument("text", type=non_empty_text, help="the query, e.g. 'office chair'")
-    q.add_argument("--scene", required=True)
+    q.add_argument("--scene", required=True,
+                   help="scene name, as in <scene>.npy under --features and --proposals")
     add_scene_inputs(q)
     add_student(q)
     q.add_argument("--top", type=positive_int, default=10, help="how many to list (default 10)")

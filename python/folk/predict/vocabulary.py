@@ -30,13 +30,32 @@ __all__ = [
     "TextEmbeddings",
     "Vocabulary",
     "clip_text_embeddings",
+    "load_checked_clip",
     "load_text_embeddings",
     "resolve_vocabulary",
     "save_text_embeddings",
+    "student_clip_request",
     "student_text",
     "student_text_embeddings",
     "vocabulary_from_names",
 ]
+
+
+def load_checked_clip(model: str, *, pretrained: str | None = None,
+                      checkpoint: str | Path | None = None, cache_dir: str | Path | None = None,
+                      expected_identity: str | None = None, device: str = "cpu"):
+    """CLIP ``model`` (:func:`folk.clip.load_clip`), refused when it is not
+    ``expected_identity``, the CLIP the student was distilled against (from its checkpoint):
+    the student's embeddings live in that model's joint space only."""
+    from folk.clip import load_clip
+
+    clip = load_clip(model, pretrained=pretrained, checkpoint=checkpoint, cache_dir=cache_dir,
+                     device=device)
+    if expected_identity and clip.identity != expected_identity:
+        raise FolkInputError(f"the student was distilled against CLIP {expected_identity!r} but "
+                             f"the CLIP given is {clip.identity!r}; pass the same weights "
+                             "(--clip-model/--clip-pretrained/--clip-checkpoint)")
+    return clip
 
 
 def clip_text_embeddings(names, model: str, *, pretrained: str | None = None,
@@ -45,17 +64,12 @@ def clip_text_embeddings(names, model: str, *, pretrained: str | None = None,
                          expected_identity: str | None = None, device: str = "cpu",
                          ) -> TextEmbeddings:
     """Embeddings of ``template.format(name)`` from CLIP's text encoder (:mod:`folk.clip`,
-    cached on disk per model and vocabulary). ``expected_identity``: the CLIP the student was
-    distilled against (from its checkpoint); another one is an error, since the student's
-    embeddings live in that model's joint space only."""
-    from folk.clip import TEMPLATE, load_clip, text_embeddings
+    cached on disk per model and vocabulary), checked by :func:`load_checked_clip`."""
+    from folk.clip import TEMPLATE, text_embeddings
 
-    clip = load_clip(model, pretrained=pretrained, checkpoint=checkpoint, cache_dir=cache_dir,
-                     device=device)
-    if expected_identity and clip.identity != expected_identity:
-        raise FolkInputError(f"the student was distilled against CLIP {expected_identity!r} but "
-                             f"the CLIP given is {clip.identity!r}; pass the same weights "
-                             "(--clip-model/--clip-pretrained/--clip-checkpoint)")
+    clip = load_checked_clip(model, pretrained=pretrained, checkpoint=checkpoint,
+                             cache_dir=cache_dir, expected_identity=expected_identity,
+                             device=device)
     emb = text_embeddings(clip, list(names), template or TEMPLATE,
                           text_cache_dir if text_cache_dir is not None else None)
     return TextEmbeddings(tuple(names), emb, clip.identity)
@@ -116,6 +130,16 @@ def student_text(names, checkpoint: str | Path, meta: dict[str, Any] | None = No
         cached = load_text_embeddings(beside)
         if set(names) <= set(cached.names):
             return StudentText(cached.select(names), str(beside), cached.model)
+    text = clip_text_embeddings(names, text_cache_dir=clip.text_cache_dir,
+                                **student_clip_request(meta, clip))
+    return StudentText(text.embeddings, f"CLIP {text.model}", text.model)
+
+
+def student_clip_request(meta: dict[str, Any] | None, clip: ClipChoice = ClipChoice(),
+                         ) -> dict[str, Any]:
+    """The keyword arguments of :func:`clip_text_embeddings` (less the text cache) for the
+    CLIP of a student (``meta``: its checkpoint's metadata): ``clip``, by default the CLIP
+    recorded in the checkpoint, whose identity must match, and the checkpoint's template."""
     recorded = dict((meta or {}).get("clip") or {})
     model = clip.model or recorded.get("model")
     if model is None:
@@ -124,9 +148,9 @@ def student_text(names, checkpoint: str | Path, meta: dict[str, Any] | None = No
             "embeddings) or name the CLIP the student was distilled against (--clip-model, "
             "--clip-pretrained / --clip-checkpoint)")
     same = clip.model is None or clip.model == recorded.get("model")
-    text = clip_text_embeddings(
-        names, model, pretrained=clip.pretrained or (recorded.get("pretrained") if same else None),
-        checkpoint=clip.checkpoint, cache_dir=clip.cache_dir, text_cache_dir=clip.text_cache_dir,
-        template=(meta or {}).get("template") or None,
-        expected_identity=recorded.get("identity") if same else None, device=clip.device)
-    return StudentText(text.embeddings, f"CLIP {text.model}", text.model)
+    return {"model": model,
+            "pretrained": clip.pretrained or (recorded.get("pretrained") if same else None),
+            "checkpoint": clip.checkpoint, "cache_dir": clip.cache_dir,
+            "template": (meta or {}).get("template") or None,
+            "expected_identity": recorded.get("identity") if same else None,
+            "device": clip.device}

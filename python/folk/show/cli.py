@@ -9,11 +9,13 @@ from pathlib import Path
 from folk.cli_args import (
     add_clip_weights,
     add_command,
+    add_pred_gt,
     add_scene_layout,
     add_trust_pickle,
     check_output_folder,
     non_negative_float,
     non_negative_int,
+    scene_result_file,
 )
 from folk.errors import FolkInputError
 
@@ -34,12 +36,7 @@ def register(subparsers) -> None:
     p.add_argument("--scan", required=True, type=Path,
                    help="the scene: a scene folder (ScanNet layout) or a .ply of its points")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--pred", type=Path, default=None,
-                   help="predictions in the ScanNet submission format (folk predict --out): "
-                        "the folder holding <scene>.txt, or that file")
-    p.add_argument("--gt", type=Path, default=None,
-                   help="ground truth (one label_id*1000+instance+1 per point): a folder "
-                        "holding <scene>.txt, or that file")
+    add_pred_gt(p)
     p.add_argument("--min-confidence", type=non_negative_float, default=0.0,
                    help="leave out predicted instances below this confidence (default 0: all)")
     p.add_argument("--classes", default="scannet200", choices=("scannet200", "replica"),
@@ -58,19 +55,6 @@ def register(subparsers) -> None:
     add_clip_weights(g, model_help="open_clip architecture (default: folk's small CLIP, as "
                                    "folk teacher)")
     add_trust_pickle(p)
-
-
-def _scene_file(path: Path, scene: str, what: str, option: str) -> Path:
-    """``path`` itself (a file) or ``path/<scene>.txt`` (a folder)."""
-    if path.is_file():
-        return path
-    if not path.is_dir():
-        raise FolkInputError(f"{option}: {what} folder or file not found", path)
-    found = path / f"{scene}.txt"
-    if not found.is_file():
-        raise FolkInputError(f"{option}: no {what} for scene {scene} ({found.name} missing)",
-                             path)
-    return found
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -112,8 +96,8 @@ def _scene_outputs(args: argparse.Namespace, vocabulary) -> list[Path]:
 
     scene = read_scan_points(args.scan, args.dataset)
     n = scene.points.shape[0]
-    pred = read_submission(_scene_file(args.pred, scene.name, "predictions", "--pred"), n)
-    gt = (read_ground_truth(_scene_file(args.gt, scene.name, "ground truth", "--gt"), n)
+    pred = read_submission(scene_result_file(args.pred, scene.name, "predictions", "--pred"), n)
+    gt = (read_ground_truth(scene_result_file(args.gt, scene.name, "ground truth", "--gt"), n)
           if args.gt is not None else None)
     return write_scene_outputs(args.out, scene, pred, gt, class_names(args.classes, vocabulary),
                                args.min_confidence)

@@ -22,7 +22,9 @@ def register(subparsers) -> None:
         description="Generate synthetic scenes <out>/synthSSSS_00 (points, frames, GT, "
                     "GT proposals), deterministic per seed.")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--preset", default="small", choices=sorted(PRESETS))
+    p.add_argument("--preset", default="small", choices=sorted(PRESETS),
+                   help="small: ~25k points, seconds to make; scannet: a ScanNet-sized scene "
+                        "(default small)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first scene")
     p.add_argument("--scenes", type=positive_int, default=1, help="number of scenes (seeds S, S+1, ...)")
     p.add_argument("--frames", type=positive_int, default=None,

@@ -21,6 +21,7 @@ from PIL import Image
 
 from folk.data.ply import write_ply
 from folk.files import atomic_open, write_json, write_text
+from folk.progress import Progress
 from folk.synthetic.camera import make_walk
 from folk.synthetic.config import (
     GENERATOR_VERSION,
@@ -110,7 +111,7 @@ def _save_image(path: Path, array: np.ndarray, **kwargs) -> None:
     path.write_bytes(buf.getvalue())
 
 
-def _render_frames(built: BuiltScene, root: Path, progress: bool) -> None:
+def _render_frames(built: BuiltScene, root: Path, name: str, progress: bool) -> None:
     cfg = built.cfg
     for sub in ("color", "depth", "instance", "pose"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -118,12 +119,8 @@ def _render_frames(built: BuiltScene, root: Path, progress: bool) -> None:
     if n == 0:
         return
     renderer = Renderer(built.geometry, cfg, built.seed)
-    try:
-        from tqdm import tqdm
-        bar = tqdm(total=n, desc=f"render {root.name}", unit="frame", disable=not progress,
-                   leave=False)
-    except ImportError:  # pragma: no cover
-        bar = None
+    bar = Progress(total=n, desc=f"render {name}", unit="frame", enabled=progress,
+                   per_item=False, leave=False)
     pool = ThreadPoolExecutor(cfg.io_threads) if cfg.io_threads > 0 else None
     pending = []
 
@@ -148,8 +145,7 @@ def _render_frames(built: BuiltScene, root: Path, progress: bool) -> None:
                 submit(_save_image, root / "instance" / f"{i}.png", fr.instance,
                        compress_level=cfg.png_compress_level)
                 (root / "pose" / f"{i}.txt").write_text(_matrix_text(pose))
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
             # keep the queue short so memory stays flat
             while len(pending) > 12 * cfg.frames_per_cast:
                 pending.pop(0).result()
@@ -158,8 +154,7 @@ def _render_frames(built: BuiltScene, root: Path, progress: bool) -> None:
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-        if bar is not None:
-            bar.close()
+        bar.close()
 
 
 def _meta(built: BuiltScene, name: str, preset: str) -> dict:
@@ -250,7 +245,7 @@ def generate_scene(out_dir: str | Path, *, seed: int = 0, preset: str = "small",
         for which in ("extrinsic_color.txt", "extrinsic_depth.txt"):
             write_text(tmp / "intrinsic" / which, _matrix_text(np.eye(4)))
         t_points = time.perf_counter()
-        _render_frames(built, tmp, progress)
+        _render_frames(built, tmp, name, progress)
         t_render = time.perf_counter()
         write_json(tmp / "meta.json", _meta(built, name, cfg.preset))
         if paths["root"].exists():

@@ -277,9 +277,8 @@ def run_teacher(jobs: Sequence[SceneJob], out_dir: str | Path, config: TeacherCo
     file from an interrupted run is not trusted and is redone, and so are targets made with
     another vocabulary, stride, k, ... (listed in the report's ``redone``).
     """
-    from tqdm import tqdm
-
     from folk.data import read_proposals, read_scene
+    from folk.progress import Progress
 
     out_dir = Path(out_dir)
     mine = shard_jobs(jobs, shard)
@@ -297,7 +296,7 @@ def run_teacher(jobs: Sequence[SceneJob], out_dir: str | Path, config: TeacherCo
     if not todo:
         return report
     teacher = Teacher(config, vocabulary, clip=clip)
-    bar = tqdm(todo, desc="teacher", unit="scene", disable=not progress)
+    bar = Progress(todo, desc="teacher", unit="scene", enabled=progress)
     for job in bar:
         bar.set_postfix_str(job.name)
         with warnings.catch_warnings():

@@ -42,7 +42,7 @@ def register(subparsers) -> None:
     vis, sel = VisibilityConfig(), ViewSelectionConfig()
     p = add_command(
         subparsers, "views", run, help="visibility counts and view selection for one scene",
-        description=__doc__.split("\n\n")[1], formatter_class=argparse.RawTextHelpFormatter)
+        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--scene", required=True, type=Path, help="scene folder")
     p.add_argument("--proposals", required=True, type=Path,
                    help="Mask3D proposal masks (N x Q): .pt/.npy/.npz")
