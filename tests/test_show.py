@@ -12,6 +12,7 @@ from PIL import Image
 
 from folk.cli import main
 from folk.data import GroundTruth, read_ply_vertices, write_ply
+from folk.data.scene import Intrinsics
 from folk.errors import FolkInputError
 from folk.files import write_text
 from folk.predict.instances import InstancePrediction
@@ -36,7 +37,7 @@ RED, BLUE = (255, 0, 0), (0, 0, 255)
 def _camera_at_origin(width: int = 40, height: int = 30) -> Camera:
     """Looking down +z from the origin, image x = world x, image y = world y."""
     rotation = look_at(np.zeros(3), np.array([0.0, 0.0, 1.0]), np.array([0.0, -1.0, 0.0]))
-    return Camera(rotation, np.zeros(3), 10.0, 10.0, 20.0, 15.0, width, height)
+    return Camera(rotation, np.zeros(3), Intrinsics(10.0, 10.0, 20.0, 15.0, width, height))
 
 
 def test_a_point_lands_on_its_projected_pixel_in_its_colour():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from folk.data.scene import Intrinsics
 from folk.errors import FolkInputError
 
 #: Background of rendered pictures (white).
@@ -22,16 +23,19 @@ BACKGROUND = (255, 255, 255)
 @dataclass(frozen=True)
 class Camera:
     """A pinhole camera: ``rotation`` (3, 3) world-to-camera (rows: right, down, forward),
-    ``eye`` (3,) its position in the world, intrinsics in pixels, image ``width`` × ``height``."""
+    ``eye`` (3,) its position in the world, and the intrinsics of its image (pixels)."""
 
     rotation: np.ndarray
     eye: np.ndarray
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-    width: int
-    height: int
+    intrinsics: Intrinsics
+
+    @property
+    def width(self) -> int:
+        return self.intrinsics.width
+
+    @property
+    def height(self) -> int:
+        return self.intrinsics.height
 
     def to_camera(self, points: np.ndarray) -> np.ndarray:
         """``(N, 3)`` world points in camera coordinates."""
@@ -42,8 +46,9 @@ class Camera:
         c = self.to_camera(points)
         z = c[:, 2]
         with np.errstate(divide="ignore", invalid="ignore"):
-            u = self.fx * c[:, 0] / z + self.cx
-            v = self.fy * c[:, 1] / z + self.cy
+            k = self.intrinsics
+            u = k.fx * c[:, 0] / z + k.cx
+            v = k.fy * c[:, 1] / z + k.cy
         return u, v, z
 
 
@@ -79,7 +84,7 @@ def framed_camera(rotation: np.ndarray, points: np.ndarray, width: int, height: 
     f = min(width * (1 - 2 * margin) / span_x, height * (1 - 2 * margin) / span_y)
     cx = width / 2 - f * (x.min() + x.max()) / 2
     cy = height / 2 - f * (y.min() + y.max()) / 2
-    return Camera(rotation, eye, f, f, cx, cy, int(width), int(height))
+    return Camera(rotation, eye, Intrinsics(f, f, cx, cy, int(width), int(height)))
 
 
 def top_down_camera(points: np.ndarray, width: int, height: int) -> Camera:
@@ -179,7 +184,7 @@ def render_points(camera: Camera, points: np.ndarray, colors: np.ndarray, *,
     px, py, depth = np.floor(u[ids]).astype(np.int64), np.floor(v[ids]).astype(np.int64), z[ids]
     if spacing is not None:
         world = SPACING_TO_RADIUS * np.asarray(spacing, np.float64)[ids]
-        radii = np.clip(np.ceil(camera.fx * world / depth), 1, MAX_RADIUS).astype(np.int64)
+        radii = np.clip(np.ceil(camera.intrinsics.fx * world / depth), 1, MAX_RADIUS).astype(np.int64)
     else:
         r = radius if radius is not None else auto_radius(camera, points[ids])
         radii = np.full(ids.size, r, np.int64)
