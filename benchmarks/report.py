@@ -564,6 +564,36 @@ def _runtime_targets(r: Results, b: str, floor: float | None) -> list[str]:
     ]
 
 
+def section_superpoints(r: Results) -> list[str] | None:
+    full = "bench_superpoints::test_superpoints_mesh_cpp"
+    small = "bench_superpoints::test_superpoints_mesh_cpp_small"
+    ref = "bench_superpoints::test_superpoints_mesh_reference_small"
+    cloud = "bench_superpoints::test_superpoints_point_cloud"
+    t_full, t_small, t_ref, t_cloud = r.time(full), r.time(small), r.time(ref), r.time(cloud)
+    if t_full is None:
+        return None
+    return [
+        "## Superpoints (`bench_superpoints.py`)",
+        "",
+        ("ScanNet's segmentator (`folk.ops.mesh_superpoints`: vertex normals, edge weights, "
+         "Felzenszwalb–Huttenlocher with kThresh 0.01, segments under 20 vertices merged) on "
+         "bumpy heightfield meshes, and its point-cloud variant (k-NN graph, PCA normals) on the "
+         "same vertices."),
+        "",
+        "| input | folk C++ | NumPy reference | folk vs reference | segments |",
+        "|---|---|---|---|---|",
+        f"| mesh, {fmt_int(r.info(full, 'vertices'))} vertices, "
+        f"{fmt_int(r.info(full, 'faces'))} faces | **{fmt_time(t_full)}** | – | | "
+        f"{fmt_int(r.info(full, 'segments'))} |",
+        f"| mesh, {fmt_int(r.info(small, 'vertices'))} vertices (identical ids checked) | "
+        f"{fmt_time(t_small)} | {fmt_time(t_ref)} | {fmt_ratio(t_ref, t_small)} | "
+        f"{fmt_int(r.info(small, 'segments'))} |",
+        f"| point cloud, {fmt_int(r.info(cloud, 'points'))} points (`point_superpoints`) | "
+        f"{fmt_time(t_cloud)} | – | | {fmt_int(r.info(cloud, 'segments'))} |",
+        "",
+    ]
+
+
 SECTIONS: list[tuple[str, Callable[[Results], list[str] | None]]] = [
     ("bench_geometry.py", section_geometry),
     ("bench_student.py", section_student),
@@ -571,6 +601,7 @@ SECTIONS: list[tuple[str, Callable[[Results], list[str] | None]]] = [
     ("bench_evaluation.py", section_evaluation),
     ("bench_synthetic.py", section_synthetic),
     ("bench_runtime.py", section_runtime),
+    ("bench_superpoints.py", section_superpoints),
 ]
 
 
