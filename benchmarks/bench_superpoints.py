@@ -49,24 +49,25 @@ def small_mesh():
     return heightfield_mesh(SMALL_SIDE, seed=1)
 
 
-def test_superpoints_mesh_cpp(benchmark, full_mesh):
-    vertices, faces = full_mesh
+def _mesh_cpp(benchmark, mesh) -> None:
+    vertices, faces = mesh
     ids = benchmark(mesh_superpoints, vertices, faces)
     benchmark.extra_info.update(vertices=int(vertices.shape[0]), faces=int(faces.shape[0]),
                                 segments=int(ids.max()) + 1)
+
+
+def test_superpoints_mesh_cpp(benchmark, full_mesh):
+    _mesh_cpp(benchmark, full_mesh)
+
+
+def test_superpoints_mesh_cpp_small(benchmark, small_mesh):
+    _mesh_cpp(benchmark, small_mesh)
 
 
 def test_superpoints_point_cloud(benchmark, full_mesh):
     vertices, _ = full_mesh
     ids = benchmark.pedantic(point_superpoints, args=(vertices,), rounds=2, iterations=1)
     benchmark.extra_info.update(points=int(vertices.shape[0]), segments=int(ids.max()) + 1)
-
-
-def test_superpoints_mesh_cpp_small(benchmark, small_mesh):
-    vertices, faces = small_mesh
-    ids = benchmark(mesh_superpoints, vertices, faces)
-    benchmark.extra_info.update(vertices=int(vertices.shape[0]), faces=int(faces.shape[0]),
-                                segments=int(ids.max()) + 1)
 
 
 def test_superpoints_mesh_reference_small(benchmark, small_mesh):
