@@ -64,3 +64,39 @@ def test_folk_views_never_imports_torch(tmp_path):
     assert result == {"code": 0, "heavy": []}
     with np.load(out) as z:
         assert z["counts"].shape == (3, 4)
+
+
+VIEW_PROBE = f"""
+import json, sys
+from folk.cli import build_parser
+from folk.show import view_cli
+view, encoder = view_cli.load(build_parser().parse_args(sys.argv[1:]))
+print(json.dumps({{"instances": len(view.instances.names),
+                  "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
+"""
+
+
+def test_folk_view_loads_a_scene_and_its_student_without_torch(tmp_path):
+    """``folk view`` starts in NumPy (its student too): PyTorch comes only with the first
+    phrase that needs CLIP."""
+    torch = pytest.importorskip("torch")
+    from folk.data.ply import write_ply
+    from folk.student.model import VLAdapter, save_adapter
+
+    rng = np.random.default_rng(8)
+    n = 57
+    write_ply(tmp_path / "s.ply", rng.uniform(size=(n, 3)), np.full((n, 3), 128, np.uint8))
+    for folder in ("features", "proposals"):
+        (tmp_path / folder).mkdir()
+    np.save(tmp_path / "features" / "s.npy", rng.normal(size=(n, 6)).astype(np.float32))
+    masks = np.zeros((n, 3), np.float16)
+    masks[np.arange(n), np.arange(n) % 3] = 1
+    torch.save(masks, tmp_path / "proposals" / "s_masks.pt")  # Mask3D's format
+    save_adapter(tmp_path / "student.pt", VLAdapter(6, 8, 4))
+    out = subprocess.run(
+        [sys.executable, "-c", VIEW_PROBE, "view", "--scan", str(tmp_path / "s.ply"),
+         "--features", str(tmp_path / "features"), "--proposals", str(tmp_path / "proposals"),
+         "--checkpoint", str(tmp_path / "student.pt")],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"instances": 3, "heavy": []}

@@ -234,3 +234,39 @@ def test_view_refuses_a_missing_scan_and_a_scan_of_another_size_in_one_line(
     assert main(["view", "--scan", str(tmp_path / "v.ply"), *common]) == 2
     err = capsys.readouterr().err
     assert "the scan has 5 points" in err and "Traceback" not in err
+
+
+def test_a_phrase_the_small_clip_never_saw_is_flagged_in_the_status_line(toy_checkpoint):
+    import warnings
+
+    from folk.clip import DEFAULT_MODEL
+    from folk.errors import UntrainedWordWarning
+    from folk.predict.vocabulary import ClipChoice
+    from folk.show.scene_picture import ScenePoints
+    from folk.show.view_scene import ViewScene
+    from folk.show.viewer import Viewer
+
+    encoder = PhraseEncoder(toy_checkpoint / "ckpt", meta={}, clip=ClipChoice(DEFAULT_MODEL))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        encoder("chair")  # a word the small CLIP was trained on
+        assert not caught and encoder.caution("chair") is None
+        encoder("grand piano")
+    [warning] = caught
+    assert warning.category is UntrainedWordWarning
+    assert "never saw 'grand piano'" in encoder.caution(" grand piano ")
+    points = np.array([[0, 0, 0], [2, 0, 0], [0, 4, 0], [9, 9, 9]], np.float32)
+    masks = np.eye(4, 3, dtype=bool)
+    embeddings = np.random.default_rng(1).normal(size=(3, encoder("chair").shape[0]))
+    grey = np.full((4, 3), 128, np.uint8)
+    view = ViewScene(ScenePoints("s", points, grey),
+                     view_instances(points, masks, embeddings, np.ones(3), ("a", "b", "c")),
+                     grey, grey)
+    viewer = Viewer(view, encoder, port=8463)
+    try:
+        viewer.show_query("grand piano")
+        assert "**warning:** folk-small-clip was trained on" in viewer.status.content
+        viewer.show_query("chair")
+        assert "warning" not in viewer.status.content
+    finally:
+        viewer.server.stop()

@@ -55,19 +55,25 @@ def cache_path(cache_dir: Path, clip: ClipModel, key: str) -> Path:
     return Path(cache_dir) / f"{safe}-{key[:20]}.npz"
 
 
-def warn_untrained_words(clip: ClipModel, words: Sequence[str]) -> None:
-    """Warn when ``clip`` knows only a small vocabulary (folk's small CLIP) and ``words`` has
-    names outside it."""
+def untrained_words_message(clip: ClipModel, words: Sequence[str]) -> str | None:
+    """What to tell a user whose ``words`` include names ``clip`` never saw in training (it
+    knows a small vocabulary only: folk's small CLIP); ``None`` when there are none."""
     known = clip.trained_vocabulary
     unknown = [w for w in words if known is not None and w not in known]
-    if unknown:
-        shown = ", ".join(repr(w) for w in unknown[:5]) + (
-            f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-        warnings.warn(UntrainedWordWarning(
-            f"{clip.name} was trained on {len(known)} synthetic object names only "
+    if not unknown:
+        return None
+    shown = ", ".join(repr(w) for w in unknown[:5]) + (
+        f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+    return (f"{clip.name} was trained on {len(known)} synthetic object names only "
             f"({', '.join(known)}); it never saw {shown}, whose scores mean little; use a "
-            "general CLIP (--clip-model with --clip-pretrained or --clip-checkpoint) for them"),
-            stacklevel=3)
+            "general CLIP (--clip-model with --clip-pretrained or --clip-checkpoint) for them")
+
+
+def warn_untrained_words(clip: ClipModel, words: Sequence[str]) -> None:
+    """Warn (:class:`folk.errors.UntrainedWordWarning`) with :func:`untrained_words_message`."""
+    message = untrained_words_message(clip, words)
+    if message is not None:
+        warnings.warn(UntrainedWordWarning(message), stacklevel=3)
 
 
 def text_embeddings(clip: ClipModel, vocabulary: Sequence[str], template: str = TEMPLATE,

@@ -3,82 +3,25 @@
 
 from __future__ import annotations
 
-import codecs
 import pickle
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from folk.data.torch_archive import TorchArchiveError, numpy_safe_globals, read_torch_archive
 from folk.errors import FolkInputError, one_line
 
 
-def _numpy_safe_globals() -> list:
-    """The globals a pickled plain NumPy array needs (NumPy 2 and NumPy 1 spellings).
-
-    They only rebuild an ndarray of a plain dtype, so allowing them keeps ``torch.load``'s
-    ``weights_only`` protection against arbitrary code in the file."""
-    from numpy._core.multiarray import _reconstruct
-
-    return [np.ndarray, np.dtype, _reconstruct,
-            (_reconstruct, "numpy.core.multiarray._reconstruct"),
-            *[type(np.dtype(c)) for c in "?bBhHiIlLqQefdg"]]
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickles only plain NumPy arrays: the globals of :func:`_numpy_safe_globals` (and
-    ``_codecs.encode`` and ``bytes``, which protocol 2 uses for the raw data), and no persistent
-    ids (a torch tensor's storage is one)."""
-
-    def __init__(self, file):
-        super().__init__(file)
-        self._allowed = {}
-        for entry in _numpy_safe_globals():
-            obj, alias = entry if isinstance(entry, tuple) else (entry, None)
-            self._allowed[(obj.__module__, obj.__qualname__)] = obj
-            if alias is not None:
-                module, _, name = alias.rpartition(".")
-                self._allowed[(module, name)] = obj
-
-    def find_class(self, module: str, name: str):
-        if (module, name) == ("_codecs", "encode"):  # bytes in protocol-2 pickles
-            return codecs.encode
-        if module in ("__builtin__", "builtins") and name == "bytes":  # empty arrays
-            return bytes
-        try:
-            return self._allowed[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"{module}.{name} is not a NumPy array type") from None
-
-    def persistent_load(self, pid):
-        raise pickle.UnpicklingError("holds torch storages")
-
-
-def _load_pt_numpy(path: Path) -> np.ndarray | None:
-    """A ``torch.save`` of a plain NumPy array (what OpenMask3D writes), read without importing
-    torch: the archive's ``data.pkl`` through :class:`_NumpyOnlyUnpickler`. ``None`` when the
-    file holds anything else (a tensor, a dict, the legacy format): torch reads it then."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
-            if len(pickles) != 1:
-                return None
-            with archive.open(pickles[0]) as handle:
-                obj = _NumpyOnlyUnpickler(handle).load()
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, ValueError,
-            TypeError, AttributeError, IndexError, KeyError):
-        return None
-    return obj if isinstance(obj, np.ndarray) else None
-
-
 def _load_pt(path: Path, allow_pickle: bool):
-    array = _load_pt_numpy(path)
-    if array is not None:
-        return array
+    try:
+        return read_torch_archive(path)  # without importing torch when it can
+    except TorchArchiveError:
+        pass
     import torch
 
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
+        with torch.serialization.safe_globals(numpy_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if not allow_pickle:
@@ -96,9 +39,9 @@ def load_array(path: str | Path, key: str | None = None, allow_pickle: bool = Fa
     """One array from ``.npy`` / ``.npz`` (``key``, or the only array) / ``.pt`` (a NumPy array,
     a tensor, or a dict holding ``key``).
 
-    ``.pt`` files written by OpenMask3D hold a pickled NumPy array. They are read with only
-    NumPy's array constructors allowed (without importing torch), anything else with
-    ``torch.load(weights_only=True)``; what needs more needs ``allow_pickle=True``, which
+    ``.pt`` files written by OpenMask3D hold a pickled NumPy array. They are read without
+    importing torch (:mod:`folk.data.torch_archive`: NumPy's array constructors and tensors of
+    plain dtypes only), anything else with ``torch.load(weights_only=True)``; what needs more needs ``allow_pickle=True``, which
     executes the pickle: use it only on files you trust.
     """
     path = Path(path)

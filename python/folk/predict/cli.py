@@ -23,11 +23,15 @@ from folk.cli_args import (
 from folk.errors import FolkInputError
 
 
-def load_student(args, in_dim=None):
+def load_student(args, in_dim=None, *, without_torch: bool = False):
     """``(inputs, adapter, meta)`` of the options of :func:`folk.cli_args.add_scene_inputs` and
-    :func:`folk.cli_args.add_student` (``folk predict``, ``folk query``); warns when the
-    checkpoint was trained on another kind of features."""
-    from folk.student.model import load_adapter
+    :func:`folk.cli_args.add_student` (``folk predict``, ``folk query``, ``folk view``); warns
+    when the checkpoint was trained on another kind of features. ``without_torch``: the
+    adapter is a :class:`~folk.student.checkpoint.NumpyAdapter` (no torch import)."""
+    if without_torch:
+        from folk.student.checkpoint import load_numpy_adapter as load_adapter
+    else:
+        from folk.student.model import load_adapter
 
     inputs = scene_inputs_from_args(args)
     adapter, meta = load_adapter(args.checkpoint, in_dim=in_dim)

@@ -4,7 +4,6 @@ queries (:mod:`folk.show.viewer`); prints its URL and serves until Ctrl-C."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -48,7 +47,8 @@ def register(subparsers) -> None:
 
 
 def load(args: argparse.Namespace):
-    """``(ViewScene, PhraseEncoder)`` of the parsed options."""
+    """``(ViewScene, PhraseEncoder)`` of the parsed options, without importing torch (the
+    student runs in NumPy; CLIP is loaded at the first phrase that needs it)."""
     from folk.data import read_ground_truth
     from folk.predict.cli import check_feature_width, load_student
     from folk.predict.submission import read_submission
@@ -63,7 +63,7 @@ def load(args: argparse.Namespace):
             raise FolkInputError(f"--{option}: not found", path)
     names = class_names("scannet200", resolve_vocabulary(args.vocabulary))
     scene = read_scan_points(args.scan)
-    inputs, adapter, meta = load_student(args)
+    inputs, adapter, meta = load_student(args, without_torch=True)
     features, proposals = inputs.load(scene.name)
     check_feature_width(args, scene.name, features, adapter)
     n = scene.points.shape[0]
@@ -91,12 +91,6 @@ def run(args: argparse.Namespace) -> int:
           f"{len(view.instances.names)} instances, loaded in {time.perf_counter() - start:.1f} s",
           file=sys.stderr)
     print(viewer.url, flush=True)
-    # A phrase is one short text-encoder pass: threads beyond the cores this process may use,
-    # less one for the server sending colours, only wait on each other (measured: 130 ms per
-    # new phrase with 16 threads on 2 cores, 20-35 ms with 1).
-    import torch
-
-    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) - 1))
     try:
         viewer.serve_forever()
     except KeyboardInterrupt:

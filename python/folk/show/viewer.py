@@ -57,7 +57,8 @@ def ramp_legend_html(similarity: np.ndarray, order: np.ndarray, names: tuple[str
 
 class Viewer:
     """A viser server showing one :class:`~folk.show.view_scene.ViewScene`; ``encode`` turns
-    a phrase into a text embedding (:class:`folk.show.live_query.PhraseEncoder`)."""
+    a phrase into a text embedding (:class:`folk.show.live_query.PhraseEncoder`; its
+    ``caution(phrase)``, when it has one, is shown under the query's status line)."""
 
     def __init__(self, view: ViewScene, encode: Callable[[str], np.ndarray], *,
                  host: str = "127.0.0.1", port: int = 8080, point_size: float | None = None):
@@ -144,8 +145,12 @@ class Viewer:
                     position=tuple(float(c) for c in inst.centers[i])))
             self.legend.content = ramp_legend_html(sim, order, inst.names)
             elapsed = time.perf_counter() - start
-            self.status.content = f"'{html.escape(phrase.strip())}': {len(sim)} instances " \
-                                  f"scored in {elapsed * 1000:.0f} ms"
+            status = f"'{html.escape(phrase.strip())}': {len(sim)} instances scored in " \
+                     f"{elapsed * 1000:.0f} ms"
+            caution = getattr(self.encode, "caution", lambda _: None)(phrase)
+            if caution:
+                status += f"  \n**warning:** {html.escape(caution)}"
+            self.status.content = status
             return elapsed
 
     def serve_forever(self) -> None:

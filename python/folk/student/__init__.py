@@ -10,7 +10,9 @@ from __future__ import annotations
 from folk._lazy import lazy_getattr
 
 _EXPORTS = {
-    "AdapterConfig": "model", "VLAdapter": "model", "adapter_from_state": "model",
+    "AdapterConfig": "checkpoint", "NumpyAdapter": "checkpoint",
+    "load_numpy_adapter": "checkpoint", "read_checkpoint_arrays": "checkpoint",
+    "VLAdapter": "model", "adapter_from_state": "model",
     "load_adapter": "model", "read_checkpoint": "model", "save_adapter": "model",
     "SceneInputs": "inputs", "parse_scene_list": "inputs",
     "DEFAULT_TAU_L": "classify", "check_vocabulary": "classify",

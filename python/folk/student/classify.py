@@ -32,9 +32,9 @@ DEFAULT_TAU_L = 0.01
 
 def embed_segments(adapter: VLAdapter, features: np.ndarray, segments: ProposalMembership,
                    ) -> np.ndarray:
-    """``(Q, D) float32`` student embeddings of the proposals of ``segments``."""
-    import torch
-
+    """``(Q, D) float32`` student embeddings of the proposals of ``segments``; ``adapter``: a
+    :class:`~folk.student.model.VLAdapter` or a torch-free
+    :class:`~folk.student.checkpoint.NumpyAdapter`."""
     from folk.ops.segment_mean import segment_mean
 
     if features.ndim != 2 or features.shape[1] != adapter.in_dim:
@@ -42,9 +42,7 @@ def embed_segments(adapter: VLAdapter, features: np.ndarray, segments: ProposalM
                              f"features have shape {features.shape}")
     if segments.num_proposals == 0:
         return np.zeros((0, adapter.out_dim), dtype=np.float32)
-    pooled = segment_mean(features, segments)
-    with torch.inference_mode():
-        return adapter(torch.from_numpy(pooled)).numpy()
+    return adapter.embed(segment_mean(features, segments))
 
 
 def embed_proposals(adapter: VLAdapter, features: PointFeatures | np.ndarray,

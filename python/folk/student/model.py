@@ -16,37 +16,29 @@ Training checkpoints (``folk distill``'s ``last.pt`` / ``best.pt``) hold such a 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from folk.errors import FolkInputError, one_line
 from folk.files import atomic_open
+from folk.student.checkpoint import (
+    ADAPTER_FORMAT,
+    ADAPTER_VERSION,
+    NONFINITE_WEIGHTS,
+    AdapterConfig,
+    checked_adapter_state,
+    checkpoint_file,
+)
 
-ADAPTER_FORMAT = "folk-vl-adapter"
-ADAPTER_VERSION = 1
+#: The adapter's activations as torch modules, by the names of
+#: :data:`folk.student.checkpoint.NUMPY_ACTIVATIONS`.
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
-
-
-@dataclass(frozen=True)
-class AdapterConfig:
-    in_dim: int  # C, width of the point features
-    hidden: int  # H
-    out_dim: int  # D, CLIP's joint space
-    activation: str = "gelu"
-
-    def validate(self) -> AdapterConfig:
-        for name in ("in_dim", "hidden", "out_dim"):
-            if int(getattr(self, name)) < 1:
-                raise FolkInputError(f"adapter {name} must be >= 1, got {getattr(self, name)}")
-        if self.activation not in ACTIVATIONS:
-            raise FolkInputError(f"unknown activation {self.activation!r}; choose from "
-                                 f"{sorted(ACTIVATIONS)}")
-        return self
 
 
 class VLAdapter(nn.Module):
@@ -74,6 +66,12 @@ class VLAdapter(nn.Module):
                                  f"{pooled.shape[-1]}")
         return F.normalize(self.mlp(pooled), dim=-1)
 
+    def embed(self, pooled: np.ndarray) -> np.ndarray:
+        """``(Q, in_dim)`` pooled features (NumPy) → ``(Q, out_dim) float32`` unit embeddings;
+        the interface :class:`folk.student.checkpoint.NumpyAdapter` shares."""
+        with torch.inference_mode():
+            return self(torch.from_numpy(np.ascontiguousarray(pooled, np.float32))).numpy()
+
 
 def adapter_state(model: VLAdapter, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """The checkpoint dict of ``model`` (see the module docstring)."""
@@ -87,16 +85,6 @@ def save_adapter(path: str | Path, model: VLAdapter, meta: dict[str, Any] | None
     """Write ``model`` to ``path`` atomically."""
     with atomic_open(path, "wb") as handle:
         torch.save(adapter_state(model, meta), handle)
-
-
-def checkpoint_file(path: str | Path) -> Path:
-    """The checkpoint file of ``path``: itself, or a ``folk distill`` output directory's
-    ``best.pt`` (else ``last.pt``)."""
-    path = Path(path)
-    if path.is_dir():
-        best = path / "best.pt"
-        path = best if best.is_file() else path / "last.pt"
-    return path
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -117,33 +105,17 @@ def adapter_from_state(state: dict[str, Any], in_dim: int | None = None,
                        ) -> tuple[VLAdapter, dict[str, Any]]:
     """``(adapter, meta)`` from a checkpoint dict; ``in_dim`` / ``out_dim``: the widths the
     caller will feed / compare with (a mismatch is a clear error)."""
-    if isinstance(state, dict) and "adapter" in state:
-        state = state["adapter"]
-    if not isinstance(state, dict) or state.get("format") != ADAPTER_FORMAT:
-        raise FolkInputError("not a folk VL-adapter checkpoint", path)
-    if int(state.get("version", -1)) != ADAPTER_VERSION:
-        raise FolkInputError(f"adapter checkpoint version {state.get('version')}, this folk "
-                             f"reads {ADAPTER_VERSION}", path)
-    config = AdapterConfig(**state["config"]).validate()
-    if in_dim is not None and int(in_dim) != config.in_dim:
-        raise FolkInputError(f"the checkpoint's adapter takes {config.in_dim}-dim point "
-                             f"features but the given features have {in_dim} dims (wrong "
-                             "feature source or wrong checkpoint?)", path)
-    if out_dim is not None and int(out_dim) != config.out_dim:
-        raise FolkInputError(f"the checkpoint's adapter outputs {config.out_dim}-dim embeddings "
-                             f"but the text embeddings have {out_dim} dims (another CLIP "
-                             "model?)", path)
+    config, weights, meta = checked_adapter_state(state, in_dim, out_dim, path)
     model = VLAdapter(config.in_dim, config.hidden, config.out_dim, config.activation)
     try:
-        model.load_state_dict(state["state_dict"])
+        model.load_state_dict(weights)
     except RuntimeError as exc:
         raise FolkInputError(f"checkpoint weights do not fit its config "
                              f"({one_line(exc)})", path) from None
     if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-        raise FolkInputError("checkpoint weights hold NaN or infinite values (a training run "
-                             "that diverged?)", path)
+        raise FolkInputError(NONFINITE_WEIGHTS, path)
     model.eval()
-    return model, dict(state.get("meta", {}))
+    return model, meta
 
 
 def load_adapter(path: str | Path, in_dim: int | None = None, out_dim: int | None = None,
