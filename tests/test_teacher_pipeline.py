@@ -184,3 +184,43 @@ def test_targets_made_with_other_settings_are_redone_not_reused(synth, teacher, 
     other_stride = SceneJob(s.name, s.root, s.masks_path, s.scores_path, "scannet", 5)
     assert run_teacher([other_stride], out, other_k, vocabulary[:-1], clip=teacher.clip,
                        progress=False).redone == {s.name: ["stride"]}
+
+
+def test_under_torchrun_each_rank_takes_its_share_by_itself(synth, tmp_path, capsys,
+                                                           monkeypatch):
+    from folk.cli import main
+
+    s, _, _ = synth
+    scenes, proposals = tmp_path / "scenes", tmp_path / "proposals"
+    proposals.mkdir()
+    for name in ("sceneA", "sceneB", "sceneC"):
+        shutil.copytree(s.root, scenes / name)
+        shutil.copy(s.masks_path, proposals / f"{name}_masks{s.masks_path.suffix}")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    args = [str(scenes), "--proposals", str(proposals), "--out", str(tmp_path / "o"),
+            "--vocabulary", "synthetic", "--stride", "6", "--quiet", "--k", "2",
+            "--text-cache-dir", str(tmp_path / "cache")]
+    assert main(["teacher", *args]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").glob("*.npz")) == ["sceneB.npz"]
+    assert "shard 1 of 2: 1 of 3 scene(s)" in capsys.readouterr().err
+    assert main(["teacher", *args, "--shard", "0/2"]) == 2
+    assert "give one or the other" in capsys.readouterr().err
+
+
+def test_a_launchers_local_rank_picks_the_gpu():
+    import argparse
+
+    from folk.teacher.cli import shard_and_device
+
+    args = argparse.Namespace(shard=None, device="cuda")
+    env = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}
+    assert shard_and_device(args, env) == ((3, 4), "cuda:1")
+    assert shard_and_device(args, {}) == ((0, 1), "cuda")
+    args = argparse.Namespace(shard=(1, 2), device="cuda:0")
+    assert shard_and_device(args, {}) == ((1, 2), "cuda:0")
+    assert shard_and_device(args, {"RANK": "0", "WORLD_SIZE": "1"}) == ((1, 2), "cuda:0")
+    with pytest.raises(FolkInputError, match="LOCAL_RANK='x'"):
+        shard_and_device(argparse.Namespace(shard=None, device="cuda"),
+                         {**env, "LOCAL_RANK": "x"})

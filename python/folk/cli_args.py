@@ -131,6 +131,22 @@ _LITERAL_IN_TABLE = re.compile(r"``([^`]+)``(?=  )")
 _LITERAL = re.compile(r"``([^`]+)``")
 
 
+def launcher_rank(environ=os.environ) -> tuple[int, int]:
+    """``(rank, world size)`` a launcher gave this process (torchrun, or anything that sets
+    ``RANK`` and ``WORLD_SIZE``), ``(0, 1)`` without one: multi-scene commands take every
+    ``world``-th scene from ``rank`` on, so a cluster needs no hand-made sharding."""
+    if "RANK" not in environ or "WORLD_SIZE" not in environ:
+        return 0, 1
+    try:
+        rank, world = int(environ["RANK"]), int(environ["WORLD_SIZE"])
+    except ValueError:
+        raise FolkInputError(f"RANK={environ['RANK']!r} / WORLD_SIZE={environ['WORLD_SIZE']!r}"
+                             " are not integers") from None
+    if world < 1 or not 0 <= rank < world:
+        raise FolkInputError(f"RANK {rank} must lie in [0, WORLD_SIZE={world})")
+    return rank, world
+
+
 def plain_text(text: str) -> str:
     """``text`` (a docstring) without Sphinx markup, for ``--help``: roles become their target,
     literals their content (padded in a table cell so its columns stay aligned)."""

@@ -6,11 +6,10 @@ set) each rank takes its own share of the scenes."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from folk.cli_args import add_command, add_quiet, add_scene_list
+from folk.cli_args import add_command, add_quiet, add_scene_list, launcher_rank
 
 LABEL_MAP_NAME = "scannetv2-labels.combined.tsv"
 
@@ -50,23 +49,6 @@ def _no_dataset(args: argparse.Namespace) -> int:
     from folk.errors import FolkInputError
 
     raise FolkInputError("say which dataset: folk prepare scannet SCANS_DIR --out DIR")
-
-
-def rank_share(names: list[str], environ=os.environ) -> tuple[list[str], int, int]:
-    """``(this rank's scenes, rank, world size)``: every ``world``-th scene from ``rank`` on
-    when ``RANK`` and ``WORLD_SIZE`` are set (torchrun), else all of them."""
-    from folk.errors import FolkInputError
-
-    if "RANK" not in environ or "WORLD_SIZE" not in environ:
-        return names, 0, 1
-    try:
-        rank, world = int(environ["RANK"]), int(environ["WORLD_SIZE"])
-    except ValueError:
-        raise FolkInputError(f"RANK={environ['RANK']!r} / WORLD_SIZE={environ['WORLD_SIZE']!r}"
-                             " are not integers") from None
-    if not 0 <= rank < world:
-        raise FolkInputError(f"RANK {rank} must lie in [0, WORLD_SIZE={world})")
-    return names[rank::world], rank, world
 
 
 def _find_label_map(args: argparse.Namespace) -> Path | None:
@@ -155,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.scans_dir).is_dir():
         raise FolkInputError("scans folder not found", args.scans_dir)
     check_output_location(args.scans_dir, args.out)
-    names, rank, world = rank_share(_scene_names(args))
+    rank, world = launcher_rank()
+    names = _scene_names(args)[rank::world]
     label_map = _find_label_map(args)
     if label_map is None:
         print(f"folk prepare: no {LABEL_MAP_NAME} in {args.scans_dir} or its parent (give "

@@ -1,13 +1,15 @@
 """``folk teacher``: CLIP teacher targets for many scenes (one ``<out>/<scene>.npz`` each).
 
 A thin wrapper over :func:`folk.teacher.pipeline.run_teacher`: resumable (finished scenes are
-skipped), shardable (``--shard i/n``), with a progress bar; proposals without a usable view are
-reported at the end.
+skipped), shardable (``--shard i/n``, or by itself under ``torchrun``: each rank takes its share
+of the scenes, on ``cuda:LOCAL_RANK`` with ``--device cuda``), with a progress bar; proposals
+without a usable view are reported at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from folk.cli_args import (
     add_trust_pickle,
     angle_degrees,
     check_output_folder,
+    launcher_rank,
     non_negative_float,
     positive_int,
 )
@@ -84,7 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"depth tolerance, metres (default {defaults.visibility.delta})")
     g.add_argument("--sparse-masks", action="store_true",
                    help="pool the sparse masks (no density-guided completion)")
-    p.add_argument("--shard", type=_shard, default=(0, 1), help="i/n: this process's share")
+    p.add_argument("--shard", type=_shard, default=None,
+                   help="i/n: this process's share of the scenes (default: all of them, or, "
+                        "under torchrun, the rank's share: RANK/WORLD_SIZE)")
     p.add_argument("--overwrite", action="store_true", help="redo finished scenes")
     add_trust_pickle(p)
     add_quiet(p)
@@ -129,6 +134,25 @@ def find_jobs(paths: list[Path], proposals: Path | None, dataset: str, stride: i
     return jobs
 
 
+def shard_and_device(args: argparse.Namespace, environ=os.environ) -> tuple[tuple[int, int], str]:
+    """``(shard, device)`` of this process: ``--shard``, else the launcher's rank share
+    (:func:`folk.cli_args.launcher_rank`); ``--device cuda`` becomes ``cuda:LOCAL_RANK`` under
+    a launcher that sets ``LOCAL_RANK``, so each rank of a node uses its own GPU."""
+    rank, world = launcher_rank(environ)
+    if args.shard is not None and world > 1:
+        raise FolkInputError(f"--shard {args.shard[0]}/{args.shard[1]} under a launcher with "
+                             f"WORLD_SIZE={world}: give one or the other (under torchrun each "
+                             "rank takes its share by itself)")
+    device = args.device
+    if device == "cuda" and world > 1 and "LOCAL_RANK" in environ:
+        try:
+            device = f"cuda:{int(environ['LOCAL_RANK'])}"
+        except ValueError:
+            raise FolkInputError(f"LOCAL_RANK={environ['LOCAL_RANK']!r} is not an integer") \
+                from None
+    return args.shard or (rank, world), device
+
+
 def build_config(args: argparse.Namespace):
     import dataclasses
 
@@ -160,15 +184,19 @@ def build_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from folk.teacher.pipeline import run_teacher
+    from folk.teacher.pipeline import run_teacher, shard_jobs
 
+    shard, args.device = shard_and_device(args)
     jobs = find_jobs(args.scenes, args.proposals, args.dataset, args.stride, args.trust_pickle)
     check_output_folder(args.out, inputs=[args.proposals, *args.scenes,
                                           *(job.root for job in jobs),
                                           *(job.proposals.parent for job in jobs)])
     config = build_config(args)
+    if shard[1] > 1:
+        print(f"folk teacher: shard {shard[0]} of {shard[1]}: "
+              f"{len(shard_jobs(jobs, shard))} of {len(jobs)} scene(s)", file=sys.stderr)
     report = run_teacher(jobs, args.out, config, _vocabulary(args.vocabulary),
-                         shard=args.shard, overwrite=args.overwrite, progress=not args.quiet)
+                         shard=shard, overwrite=args.overwrite, progress=not args.quiet)
     for scene, settings in report.redone.items():
         print(f"folk teacher: {scene}: redone, its targets were made with another "
               f"{', '.join(settings[:5])}", file=sys.stderr)
