@@ -194,7 +194,7 @@ def test_an_output_path_that_is_a_file_is_refused(tmp_path, capsys):
 
 def test_reading_a_prepared_folder_counts_the_stride_in_raw_frames(tmp_path):
     """A folder prepared at stride s holds every s-th raw frame: the reader's default stride
-    (10) must not subsample it again, stride 2s takes every other file, and a stride that is
+    (10) reads every prepared frame, stride 2s takes every other file, and a stride that is
     not a multiple of s is refused with a message naming prepared.json."""
     from folk.data.scannet_prepare import MARKER_FORMAT, MARKER_VERSION, read_marker
     from folk.errors import FolkInputError
@@ -208,3 +208,7 @@ def test_reading_a_prepared_folder_counts_the_stride_in_raw_frames(tmp_path):
     assert [f.frame_id for f in read_scene(scene, stride=20).frames] == [0, 2, 4]
     with pytest.raises(FolkInputError, match="prepared.json"):
         read_scene(scene, stride=15)
+    write_json(scene / "prepared.json", {"format": MARKER_FORMAT, "version": MARKER_VERSION,
+                                         "stride": 3})  # denser than the default 10
+    assert len(read_scene(scene).frames) == 6  # no stride given: every prepared frame
+    assert [f.frame_id for f in read_scene(scene, stride=6).frames] == [0, 2, 4]

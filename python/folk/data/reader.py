@@ -111,8 +111,9 @@ def read_scene(root: str | Path, dataset: str = "scannet", stride: int | None = 
         stride: use every ``stride``-th raw frame. Frames are counted in the files sorted by
             number, except in a folder written by ``folk prepare`` (``prepared.json``), whose
             frames are already every ``s``-th raw frame: there ``stride`` must be a multiple of
-            ``s`` and every ``stride / s``-th file is used (so the default stride 10 reads a
-            folder prepared at stride 10 whole, not every 100th frame).
+            ``s`` and every ``stride / s``-th file is used, and without a ``stride`` every
+            file is (the frame rate was chosen when preparing: a folder prepared at stride 10
+            is read whole, not every 100th frame, and one prepared at stride 3 too).
         name: scene name; defaults to the folder name.
     """
     root = Path(root)
@@ -122,24 +123,28 @@ def read_scene(root: str | Path, dataset: str = "scannet", stride: int | None = 
     if not root.is_dir():
         raise FolkInputError("scene folder not found", root)
     name = name or root.name
-    stride = layout.default_stride if stride is None else int(stride)
-    if stride < 1:
+    if stride is not None and int(stride) < 1:
         raise FolkInputError(f"stride must be >= 1, got {stride}")
 
     points, colors, normals = _read_points(_find_mesh(root, name, layout))
-    frames, skipped = _read_frames(root, layout, _file_stride(root, stride))
+    frames, skipped = _read_frames(root, layout,
+                                   _file_stride(root, stride, layout.default_stride))
     return Scene(name=name, points=points, colors=colors, normals=normals, frames=frames,
                  root=root, skipped_frames=skipped)
 
 
-def _file_stride(root: Path, stride: int) -> int:
-    """Which every-n-th frame file makes every ``stride``-th raw frame (see :func:`read_scene`)."""
+def _file_stride(root: Path, stride: int | None, default: int) -> int:
+    """Which every-n-th frame file makes every ``stride``-th raw frame (see :func:`read_scene`;
+    ``default``: the layout's stride, for ``stride`` None)."""
     from folk.data.scannet_prepare import read_marker
 
     marker = read_marker(root)
     prepared = marker.get("stride") if marker else None
     if not isinstance(prepared, int) or prepared <= 1:
-        return stride
+        return default if stride is None else int(stride)
+    if stride is None:
+        return 1
+    stride = int(stride)
     if stride % prepared:
         raise FolkInputError(f"its frames were prepared at stride {prepared} (prepared.json): "
                              f"the stride must be a multiple of {prepared}, got {stride}", root)
