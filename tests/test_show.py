@@ -215,6 +215,10 @@ def test_similarity_ply_colours_the_most_similar_instance_warmest(tmp_path):
 
 # ---- the command line ------------------------------------------------------------------------
 
+#: The scene name of ``_scan``'s PLY (``<scene>_vh_clean_2.ply``), as every command names it.
+SCENE = "scene0001_00"
+
+
 def _scan(tmp_path, n=300):
     rng = np.random.default_rng(3)
     root = tmp_path / "scene0001_00"
@@ -228,15 +232,15 @@ def test_folk_show_writes_the_picture_and_plys_and_prints_their_paths(tmp_path, 
     ply, points = _scan(tmp_path)
     masks = np.zeros((points.shape[0], 1), bool)
     masks[:100] = True
-    write_submission(tmp_path / "pred", ply.stem, InstancePrediction(
+    write_submission(tmp_path / "pred", SCENE, InstancePrediction(
         masks, np.array([5]), np.array([0.7])))
     ids = np.where(masks[:, 0], 5001, 0)
-    write_text(tmp_path / "gt" / f"{ply.stem}.txt", "".join(f"{i}\n" for i in ids))
+    write_text(tmp_path / "gt" / f"{SCENE}.txt", "".join(f"{i}\n" for i in ids))
     code = main(["show", "--scan", str(ply), "--pred", str(tmp_path / "pred"),
                  "--gt", str(tmp_path / "gt"), "--out", str(tmp_path / "out")])
     assert code == 0
     printed = capsys.readouterr().out.split()
-    assert printed == [str(tmp_path / "out" / f"{ply.stem}{s}")
+    assert printed == [str(tmp_path / "out" / f"{SCENE}{s}")
                        for s in (".png", "_pred.ply", "_gt.ply")]
     assert all((tmp_path / "out" / p).is_file() for p in printed)
 
@@ -245,11 +249,11 @@ def test_min_confidence_leaves_out_less_confident_predictions(tmp_path, capsys):
     ply, points = _scan(tmp_path)
     masks = np.zeros((points.shape[0], 2), bool)
     masks[:100, 0], masks[100:200, 1] = True, True
-    write_submission(tmp_path / "pred", ply.stem, InstancePrediction(
+    write_submission(tmp_path / "pred", SCENE, InstancePrediction(
         masks, np.array([5, 7]), np.array([0.9, 0.3])))
     assert main(["show", "--scan", str(ply), "--pred", str(tmp_path / "pred"),
                  "--min-confidence", "0.5", "--out", str(tmp_path / "out")]) == 0
-    v = read_ply_vertices(tmp_path / "out" / f"{ply.stem}_pred.ply")
+    v = read_ply_vertices(tmp_path / "out" / f"{SCENE}_pred.ply")
     rgb = np.stack([v[k] for k in ("red", "green", "blue")], axis=1)
     assert tuple(rgb[0]) == PALETTE[0]
     assert (rgb[100:, 0] == rgb[100:, 1]).all()  # the 0.3 instance is left out: grey
@@ -281,7 +285,7 @@ def test_folk_show_bad_input_exits_2_with_one_line(tmp_path, capsys, case):
 
 def test_a_wrong_point_count_names_the_prediction_file(tmp_path, capsys):
     ply, points = _scan(tmp_path)
-    write_submission(tmp_path / "pred", ply.stem, InstancePrediction(
+    write_submission(tmp_path / "pred", SCENE, InstancePrediction(
         np.ones((points.shape[0] + 1, 1), bool), np.array([5]), np.array([0.7])))
     assert main(["show", "--scan", str(ply), "--pred", str(tmp_path / "pred"),
                  "--out", str(tmp_path / "out")]) == 2

@@ -126,7 +126,7 @@ def read_scene(root: str | Path, dataset: str = "scannet", stride: int | None = 
     if stride is not None and int(stride) < 1:
         raise FolkInputError(f"stride must be >= 1, got {stride}")
 
-    points, colors, normals = _read_points(_find_mesh(root, name, layout))
+    points, colors, normals = read_mesh_points(_find_mesh(root, name, layout))
     frames, skipped = _read_frames(root, layout,
                                    _file_stride(root, stride, layout.default_stride))
     return Scene(name=name, points=points, colors=colors, normals=normals, frames=frames,
@@ -151,7 +151,11 @@ def _file_stride(root: Path, stride: int | None, default: int) -> int:
     return stride // prepared
 
 
-def _read_points(mesh: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def read_mesh_points(mesh: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(points (N, 3) float32, colours (N, 3) uint8, normals (N, 3) float32 or None)`` of a
+    PLY's vertices (a mesh or a bare point cloud; colours in [0, 1] floats are scaled to bytes,
+    no colours read as black); an error naming the file when it has no x/y/z or no vertex."""
+    mesh = Path(mesh)
     vertices = read_ply_vertices(mesh)
     if not {"x", "y", "z"} <= vertices.keys():
         raise FolkInputError("PLY vertices have no x/y/z", mesh)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from folk.data.ply import read_ply_vertices
+from folk.data.reader import read_mesh_points
 from folk.data.scene import Scene
 from folk.errors import FolkInputError
 
@@ -37,20 +35,7 @@ def scan_mesh(path: str | Path, name: str | None = None) -> Path:
 def read_scan(path: str | Path, name: str | None = None) -> Scene:
     """A :class:`Scene` with the mesh's vertices, colours and normals, and no frames."""
     mesh = scan_mesh(path, name)
-    v = read_ply_vertices(mesh)
-    if not {"x", "y", "z"} <= v.keys():
-        raise FolkInputError("PLY vertices have no x/y/z", mesh)
-    points = np.stack([v[k] for k in "xyz"], axis=1).astype(np.float32)
-    if {"red", "green", "blue"} <= v.keys():
-        colors = np.stack([v[k] for k in ("red", "green", "blue")], axis=1)
-        if colors.dtype != np.uint8:
-            colors = np.clip(np.round(colors.astype(np.float64) * 255), 0, 255)
-        colors = colors.astype(np.uint8)
-    else:
-        colors = np.zeros(points.shape, dtype=np.uint8)
-    normals = None
-    if {"nx", "ny", "nz"} <= v.keys():
-        normals = np.stack([v[k] for k in ("nx", "ny", "nz")], axis=1).astype(np.float32)
+    points, colors, normals = read_mesh_points(mesh)
     scene_name = name or (Path(path).name if Path(path).is_dir() else _scene_name(mesh))
     return Scene(name=scene_name, points=points, colors=colors, frames=[], normals=normals,
                  root=Path(path))

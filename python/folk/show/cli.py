@@ -94,7 +94,7 @@ def _scene_outputs(args: argparse.Namespace, vocabulary) -> list[Path]:
     from folk.predict.submission import read_submission
     from folk.show.scene_outputs import class_names, read_scan_points, write_scene_outputs
 
-    scene = read_scan_points(args.scan, args.dataset)
+    scene = read_scan_points(args.scan)
     n = scene.points.shape[0]
     pred = read_submission(scene_result_file(args.pred, scene.name, "predictions", "--pred"), n)
     gt = (read_ground_truth(scene_result_file(args.gt, scene.name, "ground truth", "--gt"), n)

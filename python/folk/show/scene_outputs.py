@@ -10,11 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from folk.data.classes import load_class_list
-from folk.data.ply import read_ply_vertices
-from folk.data.reader import read_scene
 from folk.data.scene import GroundTruth
 from folk.data.vocabulary import Vocabulary
-from folk.errors import FolkInputError
+from folk.features.scan import read_scan
 from folk.predict.instances import InstancePrediction
 from folk.show.palette import assign_colors
 from folk.show.scene_picture import LabelledInstances, ScenePoints, scene_picture, write_png
@@ -43,22 +41,10 @@ def class_names(classes: str = "scannet200", vocabulary: Vocabulary | None = Non
     return ClassNames(names, frozenset(class_list.eval_ids))
 
 
-def read_scan_points(scan: str | Path, dataset: str = "scannet") -> ScenePoints:
-    """The points of a scan: a scene folder (:func:`folk.data.read_scene`) or a ``.ply``."""
-    scan = Path(scan)
-    if scan.is_file() and scan.suffix.lower() == ".ply":
-        v = read_ply_vertices(scan)
-        if not {"x", "y", "z"} <= v.keys():
-            raise FolkInputError("PLY vertices have no x/y/z", scan)
-        points = np.stack([v[k] for k in "xyz"], axis=1).astype(np.float32)
-        colors = (np.stack([v[k] for k in ("red", "green", "blue")], axis=1).astype(np.uint8)
-                  if {"red", "green", "blue"} <= v.keys() else np.full_like(points, 128, np.uint8))
-        normals = (np.stack([v[k] for k in ("nx", "ny", "nz")], axis=1).astype(np.float32)
-                   if {"nx", "ny", "nz"} <= v.keys() else None)
-        return ScenePoints(scan.stem, points, colors, normals)
-    if not scan.exists():
-        raise FolkInputError("scan not found (a scene folder or a .ply file)", scan)
-    scene = read_scene(scan, dataset=dataset)
+def read_scan_points(scan: str | Path) -> ScenePoints:
+    """The points of a scan — a scene folder or a ``.ply`` (:func:`folk.features.read_scan`:
+    the mesh only, so a scene without frames works too)."""
+    scene = read_scan(scan)
     return ScenePoints(scene.name, scene.points, scene.colors, scene.normals)
 
 
