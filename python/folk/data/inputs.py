@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from folk.data.arrays import load_array
+from folk.data.int_lines import read_int_lines
 from folk.data.scene import GroundTruth, PointFeatures, Proposals
 from folk.errors import FolkInputError
 
@@ -69,21 +70,28 @@ def read_features(path: str | Path, num_points: int | None = None,
     return PointFeatures(features.astype(np.float32, copy=False))
 
 
+def check_gt(ids: np.ndarray, path: str | Path | None = None, scene: str | None = None) -> None:
+    """Raise :class:`FolkInputError` unless ``ids`` is a 1-D array of non-negative integers
+    (naming ``path`` / ``scene`` when given)."""
+    where = f"scene {scene!r}: " if scene is not None else ""
+    if ids.ndim != 1 or ids.dtype.kind not in "iu":
+        raise FolkInputError(
+            f"{where}ground truth must be a 1-D integer array, got {ids.dtype} {ids.shape}", path)
+    if ids.size and ids.min() < 0:
+        bad = int(np.flatnonzero(ids < 0)[0])
+        raise FolkInputError(
+            f"{where}ground truth must be non-negative (label_id*1000+instance), vertex {bad} "
+            f"is {int(ids[bad])}", path)
+
+
 def read_ground_truth(path: str | Path, num_points: int | None = None) -> GroundTruth:
-    """ScanNet benchmark GT: one ``label_id*1000 + instance + 1`` integer per vertex."""
+    """ScanNet benchmark GT: one ``label_id*1000 + instance + 1`` integer per vertex (line);
+    ``num_points``: the scene's, checked."""
     path = Path(path)
-    if not path.is_file():
-        raise FolkInputError("ground-truth file not found", path)
-    text = path.read_text()
-    try:
-        ids = np.array(text.split(), dtype=np.int64)
-    except ValueError:
-        bad = next(i for i, w in enumerate(text.split(), 1) if not w.lstrip("-").isdigit())
-        raise FolkInputError(f"value {bad} is not an integer", path) from None
+    ids = read_int_lines(path, "ground-truth")
     if ids.size == 0:
         raise FolkInputError("ground-truth file is empty", path)
-    if (ids < 0).any():
-        raise FolkInputError("ground-truth ids must be >= 0", path)
+    check_gt(ids, path)
     if num_points is not None and ids.size != num_points:
         raise FolkInputError(f"{ids.size} values but the scene has {num_points} points", path)
     return GroundTruth(ids)

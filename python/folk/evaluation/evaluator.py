@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from folk.data.inputs import check_gt
 from folk.errors import FolkInputError
 from folk.evaluation.ap import IOU_THRESHOLDS, scannet_average_precision
 from folk.evaluation.classes import DatasetClasses, load_classes
-from folk.evaluation.ground_truth import check_gt
 from folk.evaluation.matching import MIN_REGION_SIZE, SceneMatches, match_scene
 from folk.evaluation.result import EvalResult
 from folk.predict.instances import InstancePrediction

@@ -18,34 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from folk.data.int_lines import read_int_lines, scene_files
-from folk.errors import FolkInputError
+from folk.data.inputs import read_ground_truth
+from folk.data.int_lines import scene_files
 
 
 def read_gt(path: str | Path) -> np.ndarray:
-    """One scene's GT file as an int64 array of ``label_id * 1000 + instance`` per vertex."""
-    path = Path(path)
-    ids = read_int_lines(path, "ground-truth")
-    if ids.size == 0:
-        raise FolkInputError("ground-truth file is empty", path)
-    check_gt(ids, path)
-    return ids
-
-
-def check_gt(ids: np.ndarray, path: str | Path | None = None, scene: str | None = None) -> None:
-    """Raise :class:`FolkInputError` unless ``ids`` is a 1-D array of non-negative integers."""
-    where = f"scene {scene!r}: " if scene is not None else ""
-    if ids.ndim != 1 or ids.dtype.kind not in "iu":
-        raise FolkInputError(
-            f"{where}ground truth must be a 1-D integer array, got {ids.dtype} {ids.shape}", path
-        )
-    if ids.size and ids.min() < 0:
-        bad = int(np.flatnonzero(ids < 0)[0])
-        raise FolkInputError(
-            f"{where}ground truth must be non-negative (label_id*1000+instance), vertex {bad} "
-            f"is {int(ids[bad])}",
-            path,
-        )
+    """One scene's GT file as an int64 array of ``label_id * 1000 + instance`` per vertex
+    (:func:`folk.data.inputs.read_ground_truth`'s checks)."""
+    return read_ground_truth(path).ids
 
 
 def gt_scene_files(gt_dir: str | Path) -> dict[str, Path]:
