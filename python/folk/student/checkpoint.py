@@ -131,7 +131,22 @@ def read_checkpoint_arrays(path: str | Path) -> dict[str, Any]:
 # ---- the adapter in NumPy ------------------------------------------------------------------
 
 
-class NumpyAdapter:
+class AdapterWidths:
+    """``in_dim`` and ``out_dim`` of an adapter holding its :class:`AdapterConfig` as
+    ``config`` (both adapter classes)."""
+
+    config: AdapterConfig
+
+    @property
+    def in_dim(self) -> int:
+        return self.config.in_dim
+
+    @property
+    def out_dim(self) -> int:
+        return self.config.out_dim
+
+
+class NumpyAdapter(AdapterWidths):
     """The VL-adapter's forward pass in NumPy (float32): ``normalise(W2 act(W1 x + b1) + b2)``,
     the same function as :class:`folk.student.model.VLAdapter` (tests compare them)."""
 
@@ -151,14 +166,6 @@ class NumpyAdapter:
         self._w1, self._b1 = arrays["mlp.0.weight"].T.copy(), arrays["mlp.0.bias"]
         self._w2, self._b2 = arrays["mlp.2.weight"].T.copy(), arrays["mlp.2.bias"]
         self._act = NUMPY_ACTIVATIONS[config.activation]
-
-    @property
-    def in_dim(self) -> int:
-        return self.config.in_dim
-
-    @property
-    def out_dim(self) -> int:
-        return self.config.out_dim
 
     def embed(self, pooled: np.ndarray) -> np.ndarray:
         """``(Q, in_dim)`` pooled proposal features → ``(Q, out_dim) float32`` unit
@@ -183,5 +190,5 @@ def load_numpy_adapter(path: str | Path, in_dim: int | None = None,
 
 
 __all__ = ["ADAPTER_FORMAT", "ADAPTER_VERSION", "NONFINITE_WEIGHTS", "NUMPY_ACTIVATIONS",
-           "AdapterConfig", "NumpyAdapter", "checked_adapter_state", "checkpoint_file",
+           "AdapterConfig", "AdapterWidths", "NumpyAdapter", "checked_adapter_state", "checkpoint_file",
            "load_numpy_adapter", "read_checkpoint_arrays"]

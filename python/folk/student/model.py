@@ -32,6 +32,7 @@ from folk.student.checkpoint import (
     ADAPTER_VERSION,
     NONFINITE_WEIGHTS,
     AdapterConfig,
+    AdapterWidths,
     checked_adapter_state,
     checkpoint_file,
 )
@@ -41,7 +42,7 @@ from folk.student.checkpoint import (
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
 
-class VLAdapter(nn.Module):
+class VLAdapter(AdapterWidths, nn.Module):
     """Linear(in_dim, hidden) → activation → Linear(hidden, out_dim), output L2-normalised."""
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int, activation: str = "gelu"):
@@ -50,14 +51,6 @@ class VLAdapter(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(self.config.in_dim, self.config.hidden),
                                  ACTIVATIONS[activation](),
                                  nn.Linear(self.config.hidden, self.config.out_dim))
-
-    @property
-    def in_dim(self) -> int:
-        return self.config.in_dim
-
-    @property
-    def out_dim(self) -> int:
-        return self.config.out_dim
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
         """``(..., in_dim)`` pooled proposal features → ``(..., out_dim)`` unit embeddings."""
