@@ -25,9 +25,10 @@ from folk.data.ply import read_ply_faces, read_ply_vertices
 from folk.data.scannet_gt import read_annotation, read_label_map, read_segments
 from folk.evaluation import evaluate
 from folk.ops import mesh_superpoints, point_superpoints
+from folk.ops import superpoints as ops
 from folk.predict.instances import InstancePrediction
 from folk.proposals import geometric_proposals
-from folk.proposals.cli import POINT_K_THRESH
+from folk.proposals.cli import ORIENTED_K_THRESH, POINT_K_THRESH
 from folk.proposals.superpoint_merging import superpoint_proposals
 from folk.synthetic.config import scannet200_ids
 
@@ -103,9 +104,14 @@ def methods(scene: dict):
         prop = superpoint_proposals(p, scene["shipped"], colors=c, faces=scene["faces"])
         return prop.masks, prop.scores
 
-    def merged_points():
-        sp = point_superpoints(p.astype(np.float32), k_thresh=POINT_K_THRESH)
-        prop = superpoint_proposals(p, sp, colors=c)
+    def merged_points(orient: bool):  # as `folk proposals` does (one shared k-NN query)
+        p32 = p.astype(np.float32)
+        neighbours = ops.point_neighbours(p32)
+        normals = ops.orient_normals(p32, ops.pca_normals(p32, neighbours), neighbours) \
+            if orient else None
+        sp = point_superpoints(p32, k_thresh=ORIENTED_K_THRESH if orient else POINT_K_THRESH,
+                               neighbours=neighbours, normals=normals)
+        prop = superpoint_proposals(p, sp, colors=c, normals=normals, neighbours=neighbours)
         return prop.masks, prop.scores
 
     yield "geometric (baseline)", geometric
@@ -116,7 +122,8 @@ def methods(scene: dict):
         yield "superpoint merging, mesh", merged_mesh
     if scene["shipped"] is not None:
         yield "merging ScanNet's segs.json", merged_shipped
-    yield "superpoint merging, points", merged_points
+    yield "superpoint merging, points", lambda: merged_points(False)
+    yield "merging, oriented points", lambda: merged_points(True)
 
 
 def main() -> None:

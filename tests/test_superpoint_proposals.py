@@ -11,8 +11,9 @@ from folk import cli
 from folk.data.ply import write_ply
 from folk.errors import FolkInputError
 from folk.ops import mesh_superpoints, point_superpoints
+from folk.ops.superpoints import orient_normals, pca_normals, point_neighbours
 from folk.proposals import load_scene_proposals
-from folk.proposals.cli import POINT_K_THRESH
+from folk.proposals.cli import ORIENTED_K_THRESH, POINT_K_THRESH
 from folk.proposals.superpoint_merging import SuperpointMergingConfig, superpoint_proposals
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +100,26 @@ def test_two_boxes_on_a_floor_are_two_proposals_from_a_bare_point_cloud():
     assert proposals.masks[labels == 0].mean() < 0.01
 
 
+def test_a_shared_knn_query_gives_the_same_point_cloud_proposals():
+    verts, _, _ = toy_room()
+    superpoints = point_superpoints(verts, k_thresh=POINT_K_THRESH)
+    alone = superpoint_proposals(verts, superpoints)
+    shared = superpoint_proposals(verts, superpoints, neighbours=point_neighbours(verts, 10))
+    np.testing.assert_array_equal(shared.masks, alone.masks)
+    np.testing.assert_array_equal(shared.scores, alone.scores)
+
+
+def test_two_boxes_on_a_floor_from_a_point_cloud_with_oriented_normals():
+    verts, _, labels = toy_room()
+    neighbours = point_neighbours(verts, 10)
+    normals = orient_normals(verts, pca_normals(verts, neighbours), neighbours)
+    superpoints = point_superpoints(verts, k_thresh=ORIENTED_K_THRESH, neighbours=neighbours,
+                                    normals=normals)
+    proposals = superpoint_proposals(verts, superpoints, normals=normals, neighbours=neighbours)
+    assert min(_best_ious(proposals.masks, labels)) > 0.9
+    assert proposals.masks[labels == 0].mean() < 0.01
+
+
 def test_box_tops_are_not_taken_for_a_ceiling_in_a_scan_without_one():
     verts, faces, labels = toy_room(wall=False)
     proposals = superpoint_proposals(verts, mesh_superpoints(verts, faces), faces=faces)
@@ -141,6 +162,8 @@ def test_proposals_are_at_least_min_points_large():
     {"colors": np.zeros((8, 2))},
     {"faces": np.array([[0, 1, 9]])},  # vertex index out of range
     {"points": np.full((8, 3), np.nan)},
+    {"neighbours": np.full((8, 8), 8)},  # point index out of range
+    {"neighbours": np.zeros((8, 2), dtype=np.int64)},  # fewer columns than config.knn
 ])
 def test_bad_inputs_raise_a_folk_input_error(bad):
     arguments = {"points": np.random.default_rng(0).random((8, 3)),
@@ -172,6 +195,16 @@ def test_folk_proposals_writes_mask3d_files_that_folk_reads(tmp_path, capsys, fa
     proposals = load_scene_proposals(out, "scene0001_00", num_points=None)
     assert proposals.num_proposals >= 2
     assert ((proposals.scores >= 0) & (proposals.scores <= 1)).all()
+
+
+def test_folk_proposals_orients_a_point_clouds_normals_on_request(tmp_path):
+    folder = _scan_folder(tmp_path, faces=False)
+    out = tmp_path / "proposals"
+    assert cli.main(["proposals", str(folder), "--out", str(out), "--orient-normals",
+                     "--quiet"]) == 0
+    _verts, _, labels = toy_room()
+    masks = load_scene_proposals(out, "scene0001_00").masks
+    assert min(_best_ious(masks, labels)) > 0.9
 
 
 def test_folk_proposals_uses_the_scenes_superpoints_file(tmp_path):

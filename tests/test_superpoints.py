@@ -20,6 +20,10 @@ from folk.ops.superpoints import (
     graph_superpoints,
     knn_graph,
     mesh_superpoints,
+    orient_normals,
+    oriented_weights,
+    pca_normals,
+    point_neighbours,
     point_superpoints,
 )
 
@@ -258,6 +262,128 @@ def test_a_sharp_fold_splits_a_point_cloud_into_its_two_flat_sheets():
     assert labels[(side == 0) & (vertices[:, 0] < 0.5)][0] != labels[side == 1][-1]
 
 
+@pytest.mark.parametrize(("n", "k"), [(1, 3), (3, 2), (5, 3), (61, 10), (333, 7)])
+def test_cpp_pca_normals_match_lapacks_eigenvectors_up_to_sign(n, k):
+    rng = np.random.default_rng(n)
+    points = (rng.normal(size=(n, 3)) * [1.0, 0.5, 0.1] @ _rotation(n) + 7.0).astype(np.float32)
+    neighbours = point_neighbours(points, k)
+    got = pca_normals(points, neighbours)
+    want = reference.pca_normals(points, neighbours)
+    assert got.dtype == np.float32 and got.shape == (n, 3)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.abs(np.einsum("ij,ij->i", got, want)), 1.0, atol=1e-5)
+
+
+def _rotation(seed: int) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    return q
+
+
+def test_cpp_pca_normals_of_degenerate_neighbourhoods():
+    rng = np.random.default_rng(0)
+    line = (np.arange(6)[:, None] * [0.3, -0.2, 0.5]).astype(np.float32)
+    neighbours = np.array([[j for j in range(6) if j != i] for i in range(6)])
+    across = pca_normals(line, neighbours)  # collinear: any unit vector across the line
+    np.testing.assert_allclose(np.linalg.norm(across, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(across @ [0.3, -0.2, 0.5], 0.0, atol=1e-6)
+    same = np.ones((4, 3), dtype=np.float32)  # coincident: (1, 0, 0), as LAPACK gives
+    np.testing.assert_array_equal(pca_normals(same, neighbours[:4, :3] % 4), [[1, 0, 0]] * 4)
+    flat = np.concatenate([rng.random((30, 2)), np.full((30, 1), 0.5)], 1).astype(np.float32)
+    np.testing.assert_allclose(np.abs(pca_normals(flat, point_neighbours(flat, 6))),
+                               [[0, 0, 1]] * 30, atol=1e-6)
+
+
+@pytest.mark.parametrize(("n", "k"), [(2, 4), (13, 3), (301, 10)])
+def test_shared_neighbours_give_the_same_graph_and_superpoints(n, k):
+    points = np.random.default_rng(n + 2).normal(size=(n, 3)).astype(np.float32)
+    wider = point_neighbours(points, k + 3)
+    for got, want in zip(knn_graph(points, k, neighbours=wider), knn_graph(points, k),
+                         strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(point_superpoints(points, k=k, neighbours=wider),
+                                  point_superpoints(points, k=k))
+
+
+@pytest.mark.parametrize("n", [3, 17, 250])
+def test_oriented_weights_are_bit_identical_to_the_mesh_rule_of_the_reference(n):
+    rng = np.random.default_rng(n)
+    points = rng.normal(size=(n, 3)).astype(np.float32)
+    normals = rng.normal(size=(n, 3)).astype(np.float32)
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    edges = rng.integers(0, n, size=(3 * n + 1, 2))  # some loops (a == b): not convex
+    got = oriented_weights(points, normals, edges)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got.view(np.int32),
+                                  reference.oriented_weights(points, normals, edges).view(np.int32))
+
+
+def _room(seed: int) -> np.ndarray:
+    """Noisy points on the floor and four walls of a 3 × 2 × 1.5 m room."""
+    rng = np.random.default_rng(seed)
+    u = rng.random((5, 700, 2))
+    planes = [np.stack([3 * u[0, :, 0], 2 * u[0, :, 1], 0 * u[0, :, 0]], 1),
+              np.stack([0 * u[1, :, 0], 2 * u[1, :, 0], 1.5 * u[1, :, 1]], 1),
+              np.stack([3 + 0 * u[2, :, 0], 2 * u[2, :, 0], 1.5 * u[2, :, 1]], 1),
+              np.stack([3 * u[3, :, 0], 0 * u[3, :, 0], 1.5 * u[3, :, 1]], 1),
+              np.stack([3 * u[4, :, 0], 2 + 0 * u[4, :, 0], 1.5 * u[4, :, 1]], 1)]
+    points = np.concatenate(planes) + rng.normal(0, 0.003, size=(3500, 3))
+    return points.astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_orient_normals_turns_a_rooms_normals_inwards_and_consistently(seed):
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    points = _room(seed)
+    neighbours = point_neighbours(points, 10)
+    normals = pca_normals(points, neighbours)
+    normals *= np.random.default_rng(seed).choice([-1, 1], size=(len(points), 1))
+    got = orient_normals(points, normals, neighbours)
+    np.testing.assert_array_equal(np.abs(got), np.abs(normals))  # only signs change
+    centre = np.array([1.5, 1.0, 0.75])
+    away = (points < 0.2) | (points > [2.8, 1.8, 9])  # off the room's corners and edges
+    flat = away.sum(axis=1) == 1
+    assert (np.einsum("ij,ij->i", got, centre - points)[flat] > 0).all()
+    # The signs are the reference walk's over the same tree, up to one sign per component.
+    n, k = neighbours.shape
+    i, j = np.repeat(np.arange(n), k), neighbours.reshape(-1)
+    cost = 1.0 - np.abs(np.einsum("ij,ij->i", normals[i].astype(np.float64),
+                                  normals[j].astype(np.float64))) + 1e-4
+    tree = minimum_spanning_tree(coo_matrix((cost, (i, j)), shape=(n, n)).tocsr()).tocoo()
+    sign, component = reference.propagate_signs(normals, np.stack([tree.row, tree.col], 1))
+    relative = np.sign(np.einsum("ij,ij->i", got, normals)) * sign
+    for c in np.unique(component):
+        assert len(np.unique(relative[component == c])) == 1
+
+
+def test_oriented_point_superpoints_are_the_reference_segmentation():
+    points = _room(5)[::3]
+    neighbours = point_neighbours(points, 8)
+    normals = orient_normals(points, pca_normals(points, neighbours), neighbours)
+    edges, _ = knn_graph(points, 8)
+    want = reference.felzenszwalb_segments(len(points), edges,
+                                           reference.oriented_weights(points, normals, edges),
+                                           0.05, 20)
+    np.testing.assert_array_equal(point_superpoints(points, k=8, normals=normals), want)
+    np.testing.assert_array_equal(
+        point_superpoints(points, k=8, neighbours=neighbours, normals=normals), want)
+
+
+@pytest.mark.parametrize("angle", [-60.0, -30.0, 30.0, 60.0])
+def test_oriented_normals_of_a_fold_face_its_inner_side_and_the_sheets_part(angle):
+    vertices, _, side = fold(angle, size=16)
+    neighbours = point_neighbours(vertices, 8)
+    normals = orient_normals(vertices, pca_normals(vertices, neighbours), neighbours)
+    far = np.hypot(vertices[:, 0] - 15 / 16, vertices[:, 2]) > 0.2
+    flat = far & (side == 0)  # the sheet in z = 0; the bounding box lies on the bend's side
+    assert (np.sign(normals[flat, 2]) == np.sign(angle)).all()
+    labels = point_superpoints(vertices, k=8, k_thresh=0.05, neighbours=neighbours,
+                               normals=normals)
+    assert len(np.unique(labels[flat])) == 1
+    assert set(labels[flat]).isdisjoint(labels[far & (side == 1)])
+
+
 # ---- bad inputs ------------------------------------------------------------------------------
 
 
@@ -288,6 +414,17 @@ def test_bad_mesh_inputs_name_the_argument(vertices, faces, kwargs, match):
     (lambda: point_superpoints(np.full((5, 3), np.inf)), "points must be finite"),
     (lambda: point_superpoints(np.zeros((5, 3)), k=1), "k must be an integer >= 2"),
     (lambda: point_superpoints(np.zeros((5, 3)), k=3.0), "k must be an integer >= 2"),
+    (lambda: point_superpoints(np.zeros((5, 3)), neighbours=np.full((5, 2), 5)),
+     r"neighbours must hold point indices in \[0, 5\)"),
+    (lambda: point_superpoints(np.zeros((5, 3)), normals=np.zeros((4, 3))),
+     r"normals must have shape \(5, 3\)"),
+    (lambda: point_neighbours(np.zeros((5, 3)), k=0), "k must be an integer >= 1"),
+    (lambda: pca_normals(np.zeros((5, 3)), np.full((5, 2), -1)),
+     r"neighbours must hold point indices in \[0, 5\)"),
+    (lambda: orient_normals(np.zeros((5, 3)), np.zeros((5, 3)), np.zeros((4, 2), int)),
+     r"neighbours must have shape \(5, k\)"),
+    (lambda: oriented_weights(np.zeros((5, 3)), np.zeros((5, 3)), [[0, 5]]),
+     r"edges must hold vertex indices in \[0, 5\)"),
     (lambda: graph_superpoints(3, [[0, 3]], [0.1]), r"edges must hold vertex indices in \[0, 3\)"),
     (lambda: graph_superpoints(3, [[0, 1, 2]], [0.1]), r"edges must have shape \(E, 2\)"),
     (lambda: graph_superpoints(3, [[0, 1]], [0.1, 0.2]), r"weights must have shape \(1,\)"),

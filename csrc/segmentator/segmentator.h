@@ -52,7 +52,16 @@ std::vector<Edge> mesh_edges(const float* vertices, const float* normals, const 
 void segment_graph(int64_t num_vertices, std::vector<Edge>& edges, float k_thresh,
                    int64_t min_vertices, int64_t* labels);
 
-// folk._C.mesh_segments / graph_segments, and folk._C._testing.mesh_vertex_normals /
+// The unit eigenvector of the smallest eigenvalue of a symmetric 3x3 matrix, in closed form
+// (point_normals.cpp; sign arbitrary).
+void smallest_eigenvector(const double cov[3][3], double out[3]);
+
+// (N * 3) PCA normals: for each point, smallest_eigenvector of the covariance of the point and
+// its k neighbours (neighbours (N, k) int64 in [0, N)).
+void pca_normals(const float* points, int64_t num_points, const int64_t* neighbours, int64_t k,
+                 float* normals);
+
+// folk._C.mesh_segments / graph_segments / pca_normals, and folk._C._testing.mesh_vertex_normals /
 // mesh_edges (the intermediate float32 values, for the tests against the NumPy reference).
 void register_segmentator(pybind11::module_& m, pybind11::module_& testing);
 

@@ -78,6 +78,27 @@ carray<int64_t> graph_segments(int64_t num_vertices, const carray<int64_t>& edge
   return run_segmentation(num_vertices, edges, k_thresh, min_vertices);
 }
 
+carray<float> point_normals(const carray<float>& points, const carray<int64_t>& neighbours) {
+  const char* fn = "pca_normals";
+  check_array(fn, "points", points, {kAnySize, 3});
+  check_array(fn, "neighbours", neighbours, {points.shape(0), kAnySize});
+  const int64_t n = points.shape(0);
+  const int64_t k = neighbours.shape(1);
+  const int64_t* idx = neighbours.data();
+  for (int64_t i = 0; i < n * k; ++i) {
+    if (idx[i] < 0 || idx[i] >= n) {
+      throw py::value_error(arg_prefix(fn, "neighbours") + "must hold point indices in [0, N)");
+    }
+  }
+  carray<float> out({n, int64_t{3}});
+  float* dst = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    pca_normals(points.data(), n, idx, k, dst);
+  }
+  return out;
+}
+
 carray<float> vertex_normals(const carray<float>& vertices, const carray<int64_t>& faces) {
   check_mesh("mesh_vertex_normals", vertices, faces);
   const int64_t n = vertices.shape(0);
@@ -117,6 +138,9 @@ void register_segmentator(py::module_& m, py::module_& testing) {
         py::arg("weights"), py::arg("k_thresh"), py::arg("min_vertices"),
         "(N,) int64 segment ids of Felzenszwalb-Huttenlocher + the small-segment merge on a "
         "weighted graph (see folk.ops.superpoints).");
+  m.def("pca_normals", &point_normals, py::arg("points"), py::arg("neighbours"),
+        "(N, 3) float32 unit normal of each point: the eigenvector of the smallest eigenvalue "
+        "of the covariance of the point and its neighbours (see folk.ops.superpoints).");
   testing.def("mesh_vertex_normals", &vertex_normals, py::arg("vertices"), py::arg("faces"),
               "(N, 3) float32 vertex normals as the segmentator computes them.");
   testing.def("mesh_edges", &edges_of_mesh, py::arg("vertices"), py::arg("faces"),

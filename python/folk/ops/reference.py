@@ -313,6 +313,17 @@ def mesh_superpoints(vertices: np.ndarray, faces: np.ndarray, k_thresh: float,
     return felzenszwalb_segments(len(vertices), edges, weights, k_thresh, min_vertices)
 
 
+def pca_normals(points: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """``(N, 3) float32``: per point, LAPACK's (``numpy.linalg.eigh``) eigenvector of the
+    smallest eigenvalue of the float64 covariance of the point and its ``neighbours``
+    ``(N, k)``."""
+    p = np.asarray(points, dtype=np.float32).astype(np.float64)
+    patch = p[np.concatenate([np.arange(p.shape[0])[:, None], neighbours], axis=1)]
+    centred = patch - patch.mean(axis=1, keepdims=True)
+    _, vectors = np.linalg.eigh(np.einsum("nki,nkj->nij", centred, centred))
+    return vectors[:, :, 0].astype(np.float32)
+
+
 def knn_graph(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """``(edges (E, 2) int64, weights (E,) float64)`` of the symmetric k-NN graph by brute
     force: ``{i, j}`` when either is among the other's ``k`` nearest (self excluded), each edge
@@ -334,3 +345,51 @@ def knn_graph(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     edges = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
     weights = 1.0 - np.abs((normals[edges[:, 0]] * normals[edges[:, 1]]).sum(axis=1))
     return edges, weights
+
+
+def oriented_weights(points: np.ndarray, normals: np.ndarray,
+                     edges: np.ndarray) -> np.ndarray:
+    """``(E,) float32``: the mesh rule of :func:`scannet_mesh_edges` on given edges and
+    oriented normals, one float32 scalar operation at a time."""
+    v = np.asarray(points, dtype=np.float32)
+    n = np.asarray(normals, dtype=np.float32)
+    one = np.float32(1.0)
+    out = []
+    with np.errstate(all="ignore"):
+        for a, b in np.asarray(edges, dtype=np.int64).tolist():
+            dx, dy, dz = v[b, 0] - v[a, 0], v[b, 1] - v[a, 1], v[b, 2] - v[a, 2]
+            dd = np.sqrt(dx * dx + dy * dy + dz * dz)
+            dx, dy, dz = dx / dd, dy / dd, dz / dd
+            dot = n[a, 0] * n[b, 0] + n[a, 1] * n[b, 1] + n[a, 2] * n[b, 2]
+            convex = n[b, 0] * dx + n[b, 1] * dy + n[b, 2] * dz
+            w = one - dot
+            out.append(w * w if convex > 0 else w)
+    return np.array(out, dtype=np.float32).reshape(-1)
+
+
+def propagate_signs(normals: np.ndarray, tree_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(signs (N,) ±1, component (N,))``: a walk over the forest of ``tree_edges`` ``(E, 2)``
+    from each component's smallest point (sign +1), every point taking the sign that makes its
+    normal agree (dot ≥ 0) with its already signed parent's."""
+    nrm = np.asarray(normals, dtype=np.float64)
+    n = nrm.shape[0]
+    adjacent: list[list[int]] = [[] for _ in range(n)]
+    for a, b in np.asarray(tree_edges, dtype=np.int64).tolist():
+        adjacent[a].append(b)
+        adjacent[b].append(a)
+    sign = np.zeros(n)
+    component = np.full(n, -1, dtype=np.int64)
+    count = 0
+    for root in range(n):
+        if component[root] >= 0:
+            continue
+        sign[root], component[root], stack = 1.0, count, [root]
+        while stack:
+            u = stack.pop()
+            for w in adjacent[u]:
+                if component[w] < 0:
+                    component[w] = count
+                    sign[w] = sign[u] if float(nrm[w] @ nrm[u]) >= 0 else -sign[u]
+                    stack.append(w)
+        count += 1
+    return sign, component

@@ -5,7 +5,10 @@ command reads them as it reads Mask3D's (:mod:`folk.proposals.files`).
 
 ``--method superpoints`` (default) merges superpoints (:mod:`.superpoint_merging`): a scene
 folder's ``<scene>_superpoints.npy`` (``folk prepare``) is used when present, else ScanNet's
-mesh segmentator runs on the mesh's faces, or the k-NN variant on a bare point cloud.
+mesh segmentator runs on the mesh's faces, or the k-NN variant on a bare point cloud (one k-NN
+query shared by its graph, its normals and the merging's adjacency); ``--orient-normals``
+orients a point cloud's PCA normals first and segments with the mesh segmentator's convexity
+rule (better on the one real scan measured, worse on synthetic scenes: docs/proposals.md).
 ``--method geometric`` is the older plane removal + connected components
 (:mod:`.geometric`)."""
 
@@ -20,6 +23,8 @@ METHODS = ("superpoints", "geometric")
 #: Threshold of the point-cloud segmentator used for proposals: finer segments than
 #: ``folk.ops``' default (0.05) merged better on a real ScanNet scan (docs/proposals.md).
 POINT_K_THRESH = 0.01
+#: The threshold with ``--orient-normals`` (convexity-weighted edges; docs/proposals.md).
+ORIENTED_K_THRESH = 0.05
 
 
 def register(subparsers) -> None:
@@ -33,6 +38,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--method", choices=METHODS, default="superpoints",
                    help="superpoint merging (default) or plane removal + components")
+    p.add_argument("--orient-normals", action="store_true",
+                   help="point clouds: orient PCA normals and weigh edges by convexity "
+                        "(see docs/proposals.md)")
     p.add_argument("--overwrite", action="store_true", help="replace existing proposal files")
     add_quiet(p)
 
@@ -60,8 +68,10 @@ def _mesh_of(scan: Path) -> tuple[str, Path, Path | None]:
     return name, scan, superpoints if superpoints.is_file() else None
 
 
-def scene_proposals(mesh: Path, superpoints_file: Path | None, method: str):
-    """The :class:`~folk.data.scene.Proposals` of one scan."""
+def scene_proposals(mesh: Path, superpoints_file: Path | None, method: str,
+                    orient_normals: bool = False):
+    """The :class:`~folk.data.scene.Proposals` of one scan (``orient_normals``: see the module
+    docstring)."""
     import numpy as np
 
     from folk.data.ply import read_ply_faces, read_ply_vertices
@@ -77,24 +87,32 @@ def scene_proposals(mesh: Path, superpoints_file: Path | None, method: str):
         from folk.proposals.geometric import geometric_proposals
 
         return geometric_proposals(points)
-    from folk.ops import mesh_superpoints, point_superpoints
+    from folk.ops import superpoints as ops
     from folk.proposals.superpoint_merging import superpoint_proposals
 
     colors = None
     if {"red", "green", "blue"} <= vertices.keys():
         colors = np.stack([vertices[k] for k in ("red", "green", "blue")], 1).astype(np.float64)
     faces = read_ply_faces(mesh)
+    neighbours = normals = None
     if superpoints_file is not None:
         superpoints = np.load(superpoints_file, allow_pickle=False)
         if superpoints.shape != (points.shape[0],):
             raise FolkInputError(f"superpoints are {superpoints.shape}, the scan has "
                                  f"{points.shape[0]} points", superpoints_file)
     elif faces.shape[0]:
-        superpoints = mesh_superpoints(points, faces)
+        superpoints = ops.mesh_superpoints(points, faces)
     else:
-        superpoints = point_superpoints(points, k_thresh=POINT_K_THRESH)
+        neighbours = ops.point_neighbours(points)
+        k_thresh = POINT_K_THRESH
+        if orient_normals:
+            normals = ops.orient_normals(points, ops.pca_normals(points, neighbours), neighbours)
+            k_thresh = ORIENTED_K_THRESH
+        superpoints = ops.point_superpoints(points, k_thresh=k_thresh, neighbours=neighbours,
+                                            normals=normals)
     return superpoint_proposals(points, superpoints, colors=colors,
-                                faces=faces if faces.shape[0] else None)
+                                faces=faces if faces.shape[0] else None, normals=normals,
+                                neighbours=neighbours)
 
 
 def write_mask3d(out: Path, scene: str, proposals) -> tuple[Path, Path]:
@@ -132,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{name}: proposals exist, skipped (--overwrite to redo)")
             continue
         start = time.perf_counter()
-        proposals = scene_proposals(mesh, superpoints, args.method)
+        proposals = scene_proposals(mesh, superpoints, args.method, args.orient_normals)
         if proposals.num_proposals == 0:
             raise FolkInputError("no proposal found (is it an indoor scan in metres, z up?)",
                                  mesh)

@@ -17,7 +17,8 @@ superpoints first.
    Structure segments take part in no proposal.
 3. **Region adjacency graph** of the remaining superpoints: two segments are adjacent when a
    mesh edge joins them (faces given) or, for a point cloud, when one point of each is among
-   the other's ``knn`` nearest neighbours within ``adjacency_radius``.
+   the other's ``knn`` nearest neighbours within ``adjacency_radius`` (the caller's k-NN
+   query, ``neighbours``, when it passes one: :func:`folk.ops.superpoints.point_neighbours`).
 4. **Edge affinity** in [0, 1] from geometric cues: a convex or near-coplanar junction (the
    local convexity criterion ``(n_i − n_j)·(c_i − c_j) ≥ 0``) keeps a high affinity, a concave
    fold lowers it in proportion to its angle; colour difference lowers it; a tiny superpoint
@@ -133,6 +134,18 @@ def _check_inputs(points, superpoints, colors, faces):
     return points, sp.reshape(-1).astype(np.int64), colors, faces
 
 
+def _check_neighbours(neighbours, n: int, knn: int) -> np.ndarray:
+    """``neighbours`` as an ``(n, k ≥ knn)`` integer array of point indices in ``[0, n)``
+    (``k`` may be ``n − 1`` when that is smaller)."""
+    neighbours = np.asarray(neighbours)
+    if neighbours.ndim != 2 or neighbours.shape[0] != n or neighbours.dtype.kind not in "iu" \
+            or neighbours.shape[1] < min(knn, n - 1) \
+            or (neighbours.size and (neighbours.min() < 0 or neighbours.max() >= n)):
+        raise FolkInputError(f"neighbours must be ({n}, k >= {knn}) point indices in [0, {n}), "
+                             f"got {neighbours.shape} {neighbours.dtype}")
+    return neighbours
+
+
 def vertex_normals(points: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """``(N, 3)`` area-weighted vertex normals of a triangle mesh (zero on isolated
     vertices)."""
@@ -192,25 +205,34 @@ def mesh_adjacency(sp: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return _unique_pairs(a[keep], b[keep], int(sp.max()) + 1)
 
 
-def knn_adjacency(points: np.ndarray, sp: np.ndarray, k: int, radius: float) -> np.ndarray:
+def knn_adjacency(points: np.ndarray, sp: np.ndarray, k: int, radius: float,
+                  neighbours: np.ndarray | None = None) -> np.ndarray:
     """``(E, 2)`` pairs ``i < j`` of superpoints with points within ``radius`` among each
-    other's ``k`` nearest neighbours."""
+    other's ``k`` nearest neighbours: the first ``k`` columns of ``neighbours`` ``(N, ≥k)``
+    (indices, nearest first, the point itself excluded) when given, else a k-d tree query."""
     from scipy.spatial import cKDTree
 
     k = min(k, points.shape[0] - 1)
     if k < 1:
         return np.zeros((0, 2), dtype=np.int64)
-    dist, idx = cKDTree(points).query(points, k=k + 1, distance_upper_bound=radius, workers=-1)
-    ok = np.isfinite(dist)
-    rows = np.broadcast_to(np.arange(points.shape[0])[:, None], idx.shape)[ok]
-    a, b = sp[rows], sp[idx[ok]]
+    if neighbours is None:
+        _, neighbours = cKDTree(points).query(points, k=k + 1, workers=-1)
+    else:
+        neighbours = neighbours[:, :k]
+    rows = np.broadcast_to(np.arange(points.shape[0])[:, None], neighbours.shape)
+    gap = points[rows] - points[neighbours]
+    ok = np.einsum("nki,nki->nk", gap, gap) <= radius * radius
+    a, b = sp[rows[ok]], sp[neighbours[ok]]
     keep = a != b
     return _unique_pairs(a[keep], b[keep], int(sp.max()) + 1)
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray, s: int) -> np.ndarray:
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    keys = np.unique(lo.astype(np.int64) * s + hi)
+    keys = np.sort(lo.astype(np.int64) * s + hi)
+    first = np.ones(keys.size, dtype=bool)  # np.unique without its slower hashing
+    first[1:] = keys[1:] != keys[:-1]
+    keys = keys[first]
     return np.stack([keys // s, keys % s], axis=1)
 
 
@@ -279,13 +301,18 @@ def merge_hierarchy(num_segments: int, pairs: np.ndarray, affinity: np.ndarray,
 
 
 def superpoint_proposals(points, superpoints, *, colors=None, faces=None, normals=None,
+                         neighbours=None,
                          config: SuperpointMergingConfig | None = None) -> Proposals:
     """Class-agnostic proposals of a scan from its superpoints (see the module doc).
 
     points: (N, 3); superpoints: (N,) integer ids; colors: (N, 3) in [0, 1] or [0, 255];
     faces: (F, 3) mesh faces (adjacency and normal orientation from the mesh) or None for a
     point cloud (k-NN adjacency); normals: (N, 3) oriented point normals, optional (a point
-    cloud that has them, e.g. folk's synthetic scenes). Scores lie in [0, 1].
+    cloud that has them, e.g. from :func:`folk.ops.superpoints.orient_normals`);
+    neighbours: (N, k) indices of each point's nearest neighbours, nearest first, itself
+    excluded (:func:`folk.ops.superpoints.point_neighbours`), optional: a point cloud's
+    adjacency then reuses the first ``config.knn`` columns instead of querying a k-d tree
+    (``k`` must be at least ``config.knn``). Scores lie in [0, 1].
     """
     config = (config or SuperpointMergingConfig()).validate()
     points, sp, colors, faces = _check_inputs(points, superpoints, colors, faces)
@@ -301,8 +328,12 @@ def superpoint_proposals(points, superpoints, *, colors=None, faces=None, normal
     stats = segment_stats(points, sp, colors, orient)
     s = stats.count.shape[0]
     structure = structure_segments(points, sp, stats, config)
-    pairs = mesh_adjacency(sp, faces) if faces is not None else \
-        knn_adjacency(points, sp, config.knn, config.adjacency_radius)
+    if faces is not None:
+        pairs = mesh_adjacency(sp, faces)
+    else:
+        if neighbours is not None:
+            neighbours = _check_neighbours(neighbours, n, config.knn)
+        pairs = knn_adjacency(points, sp, config.knn, config.adjacency_radius, neighbours)
     pairs = pairs[~structure[pairs[:, 0]] & ~structure[pairs[:, 1]]]
     if orient is None:
         orient_by_neighbours(stats, pairs)
