@@ -23,7 +23,7 @@ from folk.export.graph import (
     membership_inputs,
     student_graph,
 )
-from folk.export.segment_sum import BLOCK
+from folk.export.segment_sum import BLOCK, CHUNK
 from folk.student.classify import class_probabilities, embed_segments
 from folk.student.model import VLAdapter
 
@@ -89,7 +89,12 @@ def test_every_initializer_is_used(scatter, precision):
     adapter, text = _student(5, 7, 6, 3, activation="gelu")
     model = student_graph(AdapterWeights.from_adapter(adapter), text, 0.01,
                           precision=precision, scatter=scatter)
-    used = {name for node in model.graph.node for name in node.input}
+    def inputs(graph) -> set[str]:  # of its nodes and of the nodes of their subgraphs
+        return {name for node in graph.node for name in node.input} | {
+            name for node in graph.node for attribute in node.attribute
+            if attribute.type == onnx.AttributeProto.GRAPH for name in inputs(attribute.g)}
+
+    used = inputs(model.graph)
     assert [i.name for i in model.graph.initializer if i.name not in used] == []
 
 
@@ -161,6 +166,37 @@ def test_blocked_sum_at_block_boundaries(sizes):
     emb = session.run(["embeddings"], membership_inputs(membership.offsets, membership.indices,
                                                         features))[0]
     np.testing.assert_allclose(emb, embed_segments(adapter, features, membership), atol=1e-5)
+
+
+@pytest.mark.parametrize("sizes", [[1] * CHUNK, [1] * (CHUNK + 1), [BLOCK * CHUNK],
+                                   [BLOCK * CHUNK + 1, 2], [3] + [BLOCK] * (2 * CHUNK - 1)],
+                         ids=["one-chunk", "one-block-over", "full-chunk", "entry-over",
+                              "two-chunks-last-full"])
+def test_blocked_sum_at_chunk_boundaries(sizes):
+    """Blocks filling a chunk exactly, or one more (a chunk of padding blocks): each proposal's
+    sum is its own, none lost, doubled or spilled into the last proposal."""
+    adapter, text = _student(4, 6, 5, 3)
+    session = _session(student_graph(AdapterWeights.from_adapter(adapter), text, 0.05))
+    rng = np.random.default_rng(len(sizes))
+    n = max(sizes) + 7
+    features = rng.normal(size=(n, 4)).astype(np.float32)
+    membership = ProposalMembership.from_lists(
+        [rng.choice(n, size=s, replace=False) for s in sizes], n)
+    emb = session.run(["embeddings"], membership_inputs(membership.offsets, membership.indices,
+                                                        features))[0]
+    np.testing.assert_allclose(emb, embed_segments(adapter, features, membership), atol=1e-5)
+
+
+@pytest.mark.parametrize("scatter", SCATTERS)
+def test_no_proposals_give_empty_outputs(scatter):
+    """Q = 0 (M = 0): empty outputs of the right widths, not an error."""
+    adapter, text = _student(4, 6, 5, 3)
+    session = _session(student_graph(AdapterWeights.from_adapter(adapter), text, 0.05,
+                                     scatter=scatter))
+    emb, probs, labels = session.run(None, {
+        "features": np.ones((9, 4), np.float32), "point_index": np.zeros(0, np.int64),
+        "proposal_index": np.zeros(0, np.int64), "proposal_size": np.zeros(0, np.float32)})
+    assert emb.shape == (0, 5) and probs.shape == (0, 3) and labels.shape == (0,)
 
 
 @pytest.mark.parametrize("scatter", SCATTERS)

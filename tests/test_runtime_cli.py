@@ -149,3 +149,31 @@ def test_cli_runs_as_a_module_without_a_traceback(scene):
                          capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().startswith("folk-runtime: error:")
+
+
+WARNING_SCRIPT = """
+import sys, warnings
+import folk_runtime.runtime
+from folk_runtime.cli import main
+
+label = folk_runtime.runtime.Runtime.label
+
+def warning_label(self, *args, **kwargs):
+    warnings.warn("a two-line\\n  warning from deep inside", RuntimeWarning, stacklevel=1)
+    return label(self, *args, **kwargs)
+
+folk_runtime.runtime.Runtime.label = warning_label
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_cli_prints_a_warning_as_one_line_without_source(scene):
+    """A Python warning raised while labelling is one line on stderr: no file, line number or
+    source excerpt (the default format prints the line ``warnings.warn(...)``)."""
+    root = scene["root"]
+    done = subprocess.run([sys.executable, "-c", WARNING_SCRIPT, str(scene["folder"]),
+                           "--features", str(root / "features.npy"),
+                           "--proposals", str(root / "masks.npz"), "--quiet"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "folk-runtime: warning: a two-line warning from deep inside\n"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from folk_runtime import Labels, Runtime, RuntimeInputError, nms_csr
+from folk_runtime.csr import check_membership, graph_inputs
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -204,3 +205,23 @@ def test_unknown_backend_or_providers_are_clear_errors(tmp_path, weights):
         Runtime(folder, providers=["NoSuchExecutionProvider"])
     assert Runtime(folder, providers=["CPUExecutionProvider"], threads=1).providers == \
         ["CPUExecutionProvider"]
+
+
+def test_graph_inputs_of_every_proposal_reuse_the_entries_and_of_a_selection_copy_them():
+    """Every proposal in input order (NMS kept all): ``point_index`` is the CSR indices
+    themselves, no copy; a selection in another order: its proposals' entries, in that order."""
+    rng = np.random.default_rng(4)
+    offsets, indices = random_membership(rng, 50, 6)
+    membership = check_membership(offsets, indices, 50)
+    sizes = np.diff(offsets)
+    every = graph_inputs(membership, np.arange(6))
+    assert np.shares_memory(every.point_index, membership.indices)
+    np.testing.assert_array_equal(every.point_index, indices)
+    np.testing.assert_array_equal(every.proposal_index, np.repeat(np.arange(6), sizes))
+    np.testing.assert_array_equal(every.proposal_size, sizes.astype(np.float32))
+    some = graph_inputs(membership, np.array([4, 1]))
+    assert not np.shares_memory(some.point_index, membership.indices)
+    np.testing.assert_array_equal(some.point_index, np.concatenate(
+        [indices[offsets[4]:offsets[5]], indices[offsets[1]:offsets[2]]]))
+    np.testing.assert_array_equal(some.proposal_index, np.repeat([0, 1], sizes[[4, 1]]))
+    np.testing.assert_array_equal(some.proposal_size, sizes[[4, 1]].astype(np.float32))

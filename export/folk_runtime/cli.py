@@ -11,7 +11,8 @@
 
 Prints one line per instance (highest confidence first): proposal index, label, label id,
 confidence; ``--out`` also writes them as JSON (atomically). Bad input: one line on stderr and
-exit status 2, no traceback.
+exit status 2, no traceback; a warning (e.g. from NumPy or onnxruntime's Python side): one line
+``folk-runtime: warning: ...`` on stderr, without the file, line number or source excerpt.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         _write_json(Path(args.out), {
             "deployment": str(args.deployment), "backend": args.backend,
-            "providers": runtime.providers, "threads": runtime.threads, "proposals": int(len(offsets) - 1),
+            "providers": runtime.providers, "threads": runtime.threads,
+            "proposals": int(len(offsets) - 1),
             "empty_proposals_dropped": labels.empty.tolist(), "instances": instances,
             "seconds": labels.timings})
     if not args.quiet:
@@ -163,10 +166,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def one_line_warnings():
+    """While the block runs, each warning shown is one line ``folk-runtime: warning:
+    <message>`` (whitespace collapsed; no file, line number or source excerpt). Only the format
+    changes: where warnings go, and whether they are shown or recorded, stays as it was."""
+    def format_one_line(message, category, filename, lineno, line=None) -> str:
+        return f"folk-runtime: warning: {' '.join(str(message).split())}\n"
+
+    previous = warnings.formatwarning
+    warnings.formatwarning = format_one_line
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return run(args)
+        with one_line_warnings():
+            return run(args)
     except FolkRuntimeError as exc:
         print(f"folk-runtime: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -114,9 +114,12 @@ def graph_inputs(membership: Membership, selected: np.ndarray) -> GraphInputs:
     selected = np.asarray(selected, dtype=np.int64)
     sizes = membership.sizes[selected]
     offsets, indices = membership.offsets, membership.indices
-    # One slice copy per proposal (memcpy speed) beats a gather through computed positions.
-    parts = [indices[offsets[q]:offsets[q + 1]] for q in selected.tolist()]
-    point_index = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    if np.array_equal(selected, np.arange(membership.num_proposals)):
+        point_index = indices  # every proposal, in order: the entries as they are (no copy)
+    else:
+        # One slice copy per proposal (memcpy speed) beats a gather through computed positions.
+        parts = [indices[offsets[q]:offsets[q + 1]] for q in selected.tolist()]
+        point_index = np.concatenate(parts) if parts else np.zeros(0, np.int64)
     return GraphInputs(point_index=point_index.astype(np.int64, copy=False),
                        proposal_index=np.repeat(np.arange(selected.shape[0], dtype=np.int64),
                                                 sizes),

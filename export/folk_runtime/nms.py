@@ -14,9 +14,10 @@ and is dropped without changing the result:
 
 1. sizes: ``U = min(|A|, |B|)``. At IoU 0.9 most pairs differ too much in size.
 2. point-id histograms: the points are cut into :data:`BUCKETS` ranges of ids; per proposal,
-   its count in each range (``Q × BUCKETS``, from binary searches in its sorted indices); ``U =
-   Σ_ranges min(count_A, count_B)``. Rules out similar-sized proposals that are not near each
-   other in id space, or not the same points (e.g. many disjoint objects of one size).
+   its count in each range (``Q × BUCKETS``, from one binary search over the sorted entry keys
+   ``proposal × N + point``); ``U = Σ_ranges min(count_A, count_B)``. Rules out similar-sized
+   proposals that are not near each other in id space, or not the same points (e.g. many
+   disjoint objects of one size).
 3. greedy, for a kept proposal and its remaining candidates: its points are marked in an
    ``N``-byte array; a strided sample of each candidate, about as many points as the misses
    IoU > thr still allows, bounds its misses from below (``U = |B| - sampled misses``); the
@@ -212,17 +213,21 @@ def _histogram_compatible(membership: Membership, a: np.ndarray, b: np.ndarray, 
     if a.size < 2 * membership.num_proposals:  # few pairs: stage 3 is cheaper than histograms
         return a, b
     involved = np.unique(np.concatenate([a, b]))
-    bounds = (np.arange(BUCKETS + 1, dtype=np.int64) * membership.num_points) // BUCKETS
-    offsets, indices = membership.offsets, membership.indices
+    n, q, sizes = membership.num_points, membership.num_proposals, membership.sizes
+    bounds = (np.arange(BUCKETS + 1, dtype=np.int64) * n) // BUCKETS
     width = int(np.diff(bounds).max())  # the most points a proposal has in one range
-    hist = np.zeros((membership.num_proposals, BUCKETS),
-                    dtype=np.int16 if width <= np.iinfo(np.int16).max else np.int32)
-    for p in involved.tolist():
-        hist[p] = np.diff(np.searchsorted(indices[offsets[p]:offsets[p + 1]], bounds))
-    sizes = membership.sizes
+    hist = np.zeros((q, BUCKETS), dtype=np.int16 if width <= np.iinfo(np.int16).max else np.int32)
+    # Entry keys proposal × N + point: ascending over the whole CSR (proposals in order, points
+    # sorted within each), so one binary search finds every (proposal, range) boundary.
+    base = np.arange(q, dtype=np.int64) * n
+    keys = np.repeat(base, sizes)
+    keys += membership.indices
+    edges = np.searchsorted(keys, (base[involved, None] + bounds).ravel())
+    hist[involved] = np.diff(edges.reshape(involved.shape[0], BUCKETS + 1), axis=1)
     keep = np.zeros(a.shape[0], dtype=bool)
     for lo in range(0, a.shape[0], CHUNK):
         pa, pb = a[lo:lo + CHUNK], b[lo:lo + CHUNK]
-        upper = np.minimum(hist[pa], hist[pb]).sum(axis=1, dtype=np.int64)
+        upper = np.minimum(np.take(hist, pa, axis=0),  # np.take: faster than hist[pa]
+                           np.take(hist, pb, axis=0)).sum(axis=1, dtype=np.int64)
         keep[lo:lo + CHUNK] = _iou_above(upper, sizes[pa], sizes[pb], thr)
     return a[keep], b[keep]

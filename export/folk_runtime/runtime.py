@@ -7,7 +7,8 @@
    folk's ``mask_nms``); ``nms=False`` keeps every proposal, by descending score;
 3. drop kept proposals without points (their mean is undefined; :attr:`Labels.empty`);
 4. the graph's inputs ``point_index`` / ``proposal_index`` / ``proposal_size`` of the kept
-   proposals, in NMS order; features cast to the manifest's precision;
+   proposals, in input order (the CSR entries as they are when NMS keeps every proposal);
+   features cast to the manifest's precision;
 5. the graph (ONNX Runtime or TensorRT): embeddings, class probabilities, labels;
 6. folk's classification rule (``folk.student.classify.classify_embeddings``): class =
    argmax, ``confidence = p(class) × score`` (float64; 1 with ``confidence_one``), instances
@@ -84,8 +85,8 @@ class Runtime:
     ``backend``: ``"onnxruntime"`` (``providers``: onnxruntime execution providers, default
     CUDA then CPU when available, else CPU; ``threads``: its intra-op threads, default
     onnxruntime's, and always 1 for a graph with a ScatterND with a reduction, which
-    onnxruntime's CPU kernel gets wrong with more) or ``"tensorrt"`` (the folder's ``model.plan``; needs TensorRT and an
-    NVIDIA GPU).
+    onnxruntime's CPU kernel gets wrong with more) or ``"tensorrt"`` (the folder's
+    ``model.plan``; needs TensorRT and an NVIDIA GPU).
     """
 
     def __init__(self, folder: str | Path, backend: str = "onnxruntime",
@@ -187,9 +188,12 @@ class Runtime:
         t2 = time.perf_counter()
         nonempty = membership.sizes[keep] > 0
         empty, keep = keep[~nonempty], keep[nonempty]
-        inputs = graph_inputs(membership, keep)
+        rows = np.sort(keep)  # the graph's rows in input order: no copy when all are kept
+        inputs = graph_inputs(membership, rows)
         t3 = time.perf_counter()
         out = self._run(x, inputs.point_index, inputs.proposal_index, inputs.proposal_size)
+        back = np.searchsorted(rows, keep)  # the graph row of each kept proposal, NMS order
+        out = GraphOutputs(out.embeddings[back], out.probabilities[back], out.labels[back])
         t4 = time.perf_counter()
         self._check_finite(out, raw, membership, keep)
         k = keep.shape[0]

@@ -30,8 +30,9 @@ N, M and Q are dynamic; C, H (hidden), D and K are fixed by the weights. The com
    ``(D, K)``), divided by τ_l, ``Softmax`` over the vocabulary, ``ArgMax`` of the
    probabilities (as NumPy's ``argmax`` in :func:`~folk.student.classify.classify_embeddings`).
 
-Every op is in ONNX Runtime's CPU provider and in TensorRT 10's ONNX parser (onnx-tensorrt's
-operator matrix; see :mod:`folk.export.segment_sum` for the scatters). Opset 17: ``ReduceL2``
+Every op is in ONNX Runtime's CPU provider, and every op of the ``"elements"`` graph in
+TensorRT 10's ONNX parser (onnx-tensorrt's operator matrix; see :mod:`folk.export.segment_sum`
+for the scatters and the ``Scan`` of the ``"blocked"`` one). Opset 17: ``ReduceL2``
 still takes ``axes`` as an attribute, and TensorRT 10 parses opsets 9 to 24.
 
 Precision "fp16": the features input is float16 (half the bytes to read and to copy to a GPU;
