@@ -248,22 +248,9 @@ def scannet_mesh_edges(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndar
     ``(i1, i2)``, ``(i1, i3)``, ``(i3, i2)``; weight ``1 − n_a·n_b``, squared when
     ``n_b · normalize(p_b − p_a) > 0``, in float32 in ScanNet's order."""
     v = np.asarray(vertices, dtype=np.float32)
-    n = scannet_vertex_normals(v, faces)
-    edges, weights = [], []
-    one = np.float32(1.0)
-    with np.errstate(all="ignore"):
-        for i1, i2, i3 in np.asarray(faces, dtype=np.int64).tolist():
-            for a, b in ((i1, i2), (i1, i3), (i3, i2)):
-                dx, dy, dz = v[b, 0] - v[a, 0], v[b, 1] - v[a, 1], v[b, 2] - v[a, 2]
-                dd = np.sqrt(dx * dx + dy * dy + dz * dz)
-                dx, dy, dz = dx / dd, dy / dd, dz / dd
-                dot = n[a, 0] * n[b, 0] + n[a, 1] * n[b, 1] + n[a, 2] * n[b, 2]
-                convex = n[b, 0] * dx + n[b, 1] * dy + n[b, 2] * dz
-                w = one - dot
-                edges.append((a, b))
-                weights.append(w * w if convex > 0 else w)
-    return (np.array(edges, dtype=np.int64).reshape(-1, 2),
-            np.array(weights, dtype=np.float32).reshape(-1))
+    edges = np.array([(a, b) for i1, i2, i3 in np.asarray(faces, dtype=np.int64).tolist()
+                      for a, b in ((i1, i2), (i1, i3), (i3, i2))], dtype=np.int64).reshape(-1, 2)
+    return edges, oriented_weights(v, scannet_vertex_normals(v, faces), edges)
 
 
 def felzenszwalb_segments(num_vertices: int, edges: np.ndarray, weights: np.ndarray,
@@ -349,8 +336,9 @@ def knn_graph(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def oriented_weights(points: np.ndarray, normals: np.ndarray,
                      edges: np.ndarray) -> np.ndarray:
-    """``(E,) float32``: the mesh rule of :func:`scannet_mesh_edges` on given edges and
-    oriented normals, one float32 scalar operation at a time."""
+    """``(E,) float32``: ScanNet's mesh rule (:func:`scannet_mesh_edges`) on given edges and
+    oriented normals: ``w = 1 − n_a·n_b``, squared when ``n_b · normalize(p_b − p_a) > 0``, one
+    float32 scalar operation at a time in ScanNet's order."""
     v = np.asarray(points, dtype=np.float32)
     n = np.asarray(normals, dtype=np.float32)
     one = np.float32(1.0)
