@@ -142,3 +142,25 @@ def test_numpy_adapter_refuses_features_of_another_width():
                          {k: v.numpy() for k, v in VLAdapter(3, 4, 2).state_dict().items()})
     with pytest.raises(FolkInputError, match="takes 3-dim features"):
         model.embed(np.zeros((2, 4), np.float32))
+
+
+def test_predict_scene_gives_the_same_instances_with_either_adapter(tmp_path):
+    from folk.data.scene import Proposals
+    from folk.predict import predict_scene
+
+    torch.manual_seed(5)
+    save_adapter(tmp_path / "a.pt", VLAdapter(9, 16, 7))
+    rng = np.random.default_rng(6)
+    n, q = 203, 11
+    features = rng.normal(size=(n, 9)).astype(np.float32)
+    masks = rng.random((n, q)) < 0.2
+    masks[np.arange(q) * 3, np.arange(q)] = True  # no empty proposal
+    proposals = Proposals(masks, rng.uniform(0.2, 1.0, q).astype(np.float32))
+    text = rng.normal(size=(5, 7)).astype(np.float32)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    ids = np.array([3, 5, 7, 9, 11])
+    runs = [predict_scene(features, proposals, load(tmp_path / "a.pt")[0], text, ids,
+                          tau_l=0.05) for load in (load_adapter, load_numpy_adapter)]
+    np.testing.assert_array_equal(runs[0].proposal_index, runs[1].proposal_index)
+    np.testing.assert_array_equal(runs[0].label_ids, runs[1].label_ids)
+    np.testing.assert_allclose(runs[0].confidences, runs[1].confidences, rtol=1e-5)
