@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from folk.data.membership import ProposalMembership
 from folk_runtime import Runtime
 from folk_runtime.cli import main
 
@@ -31,8 +32,7 @@ def scene(tmp_path_factory):
     n, q = 131, 19
     features = rng.normal(size=(n, C)).astype(np.float32)
     offsets, indices = random_membership(rng, n, q)
-    masks = np.zeros((n, q), bool)
-    masks[indices, np.repeat(np.arange(q), np.diff(offsets))] = True
+    masks = ProposalMembership(offsets, indices, n).to_masks()
     scores = rng.random(q).astype(np.float32)
     np.save(root / "features.npy", features)
     np.savez(root / "masks.npz", masks=masks, scores=scores)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from folk.data.membership import ProposalMembership
 from folk_runtime import Labels, Runtime, RuntimeInputError, nms_csr
 from folk_runtime.csr import check_membership, graph_inputs
 
@@ -83,8 +84,7 @@ def test_label_matches_folk_predict_scene(runtime, weights):
     n, q = 503, 37
     features = rng.normal(size=(n, C)).astype(np.float32)
     offsets, indices = random_membership(rng, n, q)
-    masks = np.zeros((n, q), bool)
-    masks[indices, np.repeat(np.arange(q), np.diff(offsets))] = True
+    masks = ProposalMembership(offsets, indices, n).to_masks()
     masks[:, 5] = masks[:, 3]  # an exact duplicate: NMS drops the lower-scored one
     offsets = np.concatenate([[0], np.cumsum(masks.sum(axis=0))])
     indices = np.nonzero(masks.T)[1]
