@@ -28,7 +28,7 @@ from folk.ops import mesh_superpoints, point_superpoints
 from folk.ops import superpoints as ops
 from folk.predict.instances import InstancePrediction
 from folk.proposals import geometric_proposals
-from folk.proposals.cli import ORIENTED_K_THRESH, POINT_K_THRESH
+from folk.proposals.cli import ORIENTED_K_THRESH, POINT_K_THRESH, POINT_OFF_PLANE
 from folk.proposals.superpoint_merging import superpoint_proposals
 from folk.synthetic.config import scannet200_ids
 
@@ -110,7 +110,7 @@ def methods(scene: dict):
         normals = ops.orient_normals(p32, ops.pca_normals(p32, neighbours), neighbours) \
             if orient else None
         sp = point_superpoints(p32, k_thresh=ORIENTED_K_THRESH if orient else POINT_K_THRESH,
-                               neighbours=neighbours, normals=normals)
+                               neighbours=neighbours, normals=normals, off_plane=POINT_OFF_PLANE)
         prop = superpoint_proposals(p, sp, colors=c, normals=normals, neighbours=neighbours)
         return prop.masks, prop.scores
 

@@ -138,6 +138,22 @@ def test_scores_lie_in_the_unit_interval_and_whole_boxes_rank_above_their_faces(
         assert parts.size == 0 or whole > parts.max()
 
 
+@pytest.mark.parametrize("convex_gain", [0.05, 0.6])
+def test_an_object_that_meets_only_structure_scores_one_however_late_its_faces_join(convex_gain):
+    # The score is separation (1 − the strongest edge leaving the component), not persistence:
+    # with convex_gain 0.6 the box faces join only at the 0.4 threshold, and the whole box,
+    # which meets nothing but the removed floor, still ranks first.
+    verts, faces, labels = toy_room()
+    config = SuperpointMergingConfig(convex_gain=convex_gain)
+    proposals = superpoint_proposals(verts, mesh_superpoints(verts, faces), faces=faces,
+                                     config=config)
+    for obj in (1, 2):
+        ious = np.array([_iou(proposals.masks[:, q], labels == obj)
+                         for q in range(proposals.num_proposals)])
+        assert proposals.scores[ious > 0.9].max() == pytest.approx(1.0)
+        assert (proposals.scores[(ious > 0) & (ious < 0.5)] < 0.9).all()
+
+
 def test_no_two_proposals_overlap_more_than_the_dedup_iou():
     verts, faces, _ = toy_room()
     config = SuperpointMergingConfig(dedup_iou=0.5)

@@ -226,14 +226,37 @@ def test_torch_inputs_are_accepted():
 # ---- the point-cloud variant -----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("off_plane", [0.0, 0.3, 1.0])
 @pytest.mark.parametrize(("n", "k"), [(3, 2), (5, 10), (11, 4), (60, 10), (301, 7)])
-def test_knn_graph_matches_the_brute_force_reference(n, k):
+def test_knn_graph_matches_the_brute_force_reference(n, k, off_plane):
     points = np.random.default_rng(n).normal(size=(n, 3)).astype(np.float32)
-    edges, weights = knn_graph(points, k)
-    want_edges, want_weights = reference.knn_graph(points, k)
+    edges, weights = knn_graph(points, k, off_plane=off_plane)
+    want_edges, want_weights = reference.knn_graph(points, k, off_plane)
     np.testing.assert_array_equal(edges, want_edges)
     assert weights.dtype == np.float32
     np.testing.assert_allclose(weights, want_weights, atol=2e-6)
+    if off_plane:  # random points: the off-plane term is the larger one on some edges
+        plain = reference.knn_graph(points, k)[1]
+        assert n < 60 or (want_weights > plain + 1e-3).mean() > 0.1
+
+
+def test_the_off_plane_weight_keeps_two_close_parallel_sheets_apart():
+    # Two 1.2 m sheets 3 cm apart, sampled every 4 cm and staggered: each point's 8 nearest
+    # are 4 on its sheet and 4 on the other, so the (unsigned) PCA normals are the sheets' and
+    # the plain weight 1 − |n·n| joins the sheets; edges along the normal weigh up to
+    # off_plane, above k_thresh, and keep them apart.
+    g = np.arange(0, 1.2, 0.04)
+    x, y = np.meshgrid(g, g, indexing="ij")
+    sheet = np.stack([x.ravel(), y.ravel(), np.zeros(x.size)], 1)
+    points = np.concatenate([sheet, sheet + [0.02, 0.02, 0.03]]).astype(np.float32)
+    side = np.repeat([0, 1], sheet.shape[0])
+
+    def on_both_sheets(labels):
+        both = np.intersect1d(labels[side == 0], labels[side == 1])
+        return np.isin(labels, both).mean()
+
+    assert on_both_sheets(point_superpoints(points, k=8, k_thresh=0.01)) > 0.5
+    assert on_both_sheets(point_superpoints(points, k=8, k_thresh=0.01, off_plane=0.3)) == 0.0
 
 
 @pytest.mark.parametrize(("n", "k"), [(1, 10), (2, 2), (50, 5), (400, 10)])
@@ -430,6 +453,7 @@ def test_bad_mesh_inputs_name_the_argument(vertices, faces, kwargs, match):
     (lambda: graph_superpoints(3, [[0, 1]], [0.1, 0.2]), r"weights must have shape \(1,\)"),
     (lambda: graph_superpoints(3, [[0, 1]], [np.nan]), "weights must not be NaN"),
     (lambda: graph_superpoints(-1, np.zeros((0, 2), int), []), "num_vertices must be"),
+    (lambda: knn_graph(np.zeros((5, 3)), 3, off_plane=1.5), r"off_plane must be in \[0, 1\]"),
 ])
 def test_bad_point_and_graph_inputs_name_the_argument(call, match):
     with pytest.raises(FolkInputError, match=match):

@@ -311,11 +311,13 @@ def pca_normals(points: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
     return vectors[:, :, 0].astype(np.float32)
 
 
-def knn_graph(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def knn_graph(points: np.ndarray, k: int,
+              off_plane: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """``(edges (E, 2) int64, weights (E,) float64)`` of the symmetric k-NN graph by brute
     force: ``{i, j}`` when either is among the other's ``k`` nearest (self excluded), each edge
     once as ``(i, j)``, ``i < j``, sorted; weight ``1 − |n_i·n_j|`` with the normal of a point =
-    the eigenvector of the smallest eigenvalue of the covariance of it and its neighbours.
+    the eigenvector of the smallest eigenvalue of the covariance of it and its neighbours, or
+    ``off_plane · (|n_i·d| + |n_j·d|) / 2`` when larger (``d``: unit vector from ``i`` to ``j``).
     Distances must have no ties (random points)."""
     p = np.asarray(points, dtype=np.float32).astype(np.float64)
     n = p.shape[0]
@@ -331,7 +333,10 @@ def knn_graph(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         pairs.update((min(i, j), max(i, j)) for j in nearest)
     edges = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
     weights = 1.0 - np.abs((normals[edges[:, 0]] * normals[edges[:, 1]]).sum(axis=1))
-    return edges, weights
+    d = p[edges[:, 1]] - p[edges[:, 0]]
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    off = np.abs((normals[edges[:, 0]] * d).sum(1)) + np.abs((normals[edges[:, 1]] * d).sum(1))
+    return edges, np.maximum(weights, off_plane * off / 2)
 
 
 def oriented_weights(points: np.ndarray, normals: np.ndarray,

@@ -33,7 +33,10 @@ it).
 k-nearest-neighbour graph (:func:`point_neighbours`, :func:`knn_graph`), and vertex normals are
 the PCA normals of each point's neighbourhood (the point and its ``k`` nearest neighbours,
 :func:`pca_normals`). Such normals have no orientation, so by default an edge weighs
-``1 − |n_a·n_b|`` (no convexity term). Given oriented normals (:func:`orient_normals`, or a
+``1 − |n_a·n_b|`` (no convexity term), raised to ``γ (|n_a·d| + |n_b·d|) / 2`` (``d`` the unit
+edge direction, ``γ`` = ``off_plane``) when that is larger: an edge that leaves the tangent
+planes of its ends — between two parallel surfaces a few centimetres apart, which a k-NN
+graph joins and a mesh does not, or down a crease — weighs up to ``γ``. Given oriented normals (:func:`orient_normals`, or a
 sensor's), the edge ``(a, b)``, ``a < b``, weighs exactly as a mesh edge does in step 2
 (:func:`oriented_weights`). Steps 3 and 4 are the same.
 
@@ -234,22 +237,30 @@ def oriented_weights(points: Any, normals: Any, edges: Any) -> np.ndarray:
     return np.where(convex > 0, w * w, w).astype(np.float32)
 
 
-def knn_graph(points: Any, k: int = DEFAULT_NEIGHBOURS,
-              neighbours: Any = None) -> tuple[np.ndarray, np.ndarray]:
+def knn_graph(points: Any, k: int = DEFAULT_NEIGHBOURS, neighbours: Any = None,
+              off_plane: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """``(edges (E, 2) int64, weights (E,) float32)``: the symmetric k-nearest-neighbour graph
     of ``points`` ``(N, 3)`` — ``{i, j}`` is an edge when either point is among the other's
     ``k`` nearest (:func:`point_neighbours`, or the first ``k`` columns of ``neighbours``
     when given) — with each edge once as ``(i, j)``, ``i < j``, in lexicographic order,
     weighted ``1 − |n_i·n_j|`` in float32 with the :func:`pca_normals` of the same
-    neighbourhoods."""
+    neighbourhoods, or ``off_plane · (|n_i·d| + |n_j·d|) / 2`` when that is larger (``d`` the
+    unit direction from ``i`` to ``j``; ``off_plane`` in [0, 1], 0: the plain weight)."""
+    if not 0.0 <= off_plane <= 1.0:
+        raise FolkInputError(f"off_plane must be in [0, 1], got {off_plane!r}")
     points = _check_points(points, "points")
     neighbours, edges = _knn_edges(points, k, neighbours)
     if edges.shape[0] == 0:
         return edges, np.zeros(0, dtype=np.float32)
     normals = pca_normals(points, neighbours)
     na, nb = normals[edges[:, 0]], normals[edges[:, 1]]
-    dot = na[:, 0] * nb[:, 0] + na[:, 1] * nb[:, 1] + na[:, 2] * nb[:, 2]
-    return edges, (np.float32(1.0) - np.abs(dot)).astype(np.float32)
+    weights = np.float32(1.0) - np.abs(np.einsum("ec,ec->e", na, nb))
+    if off_plane > 0.0:
+        d = points[edges[:, 1]] - points[edges[:, 0]]
+        d /= np.maximum(np.linalg.norm(d, axis=1), np.float32(1e-12))[:, None]
+        off = np.abs(np.einsum("ec,ec->e", na, d)) + np.abs(np.einsum("ec,ec->e", nb, d))
+        np.maximum(weights, np.float32(off_plane / 2) * off, out=weights)
+    return edges, weights.astype(np.float32)
 
 
 def _knn_edges(points: np.ndarray, k: int, neighbours: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -307,17 +318,18 @@ def graph_superpoints(num_vertices: int, edges: Any, weights: Any,
 def point_superpoints(points: Any, k: int = DEFAULT_NEIGHBOURS,
                       k_thresh: float = DEFAULT_POINT_K_THRESH,
                       min_vertices: int = DEFAULT_MIN_VERTICES, *, neighbours: Any = None,
-                      normals: Any = None) -> np.ndarray:
+                      normals: Any = None, off_plane: float = 0.0) -> np.ndarray:
     """``(N,) int64`` superpoint id of every point of a point cloud without faces: the
     segmentator's steps 3–4 on the k-NN graph of ``k`` neighbours per point (the first ``k``
     columns of ``neighbours``, :func:`point_neighbours`, when given). Without ``normals`` an
-    edge weighs ``1 − |n_a·n_b|`` with unsigned PCA normals (:func:`knn_graph`); with oriented
-    ``normals`` ``(N, 3)`` (e.g. :func:`orient_normals`), as a mesh edge does
-    (:func:`oriented_weights`). Ids as :func:`mesh_superpoints`'."""
+    edge weighs ``1 − |n_a·n_b|`` with unsigned PCA normals, at least ``off_plane`` times its
+    mean offset from the two tangent planes (:func:`knn_graph`); with oriented ``normals``
+    ``(N, 3)`` (e.g. :func:`orient_normals`), as a mesh edge does (:func:`oriented_weights`;
+    ``off_plane`` unused). Ids as :func:`mesh_superpoints`'."""
     _check_parameters(k_thresh, min_vertices)
     points = _check_points(points, "points")
     if normals is None:
-        edges, weights = knn_graph(points, k, neighbours)
+        edges, weights = knn_graph(points, k, neighbours, off_plane)
     else:
         _, edges = _knn_edges(points, k, neighbours)
         weights = oriented_weights(points, normals, edges)

@@ -25,9 +25,9 @@ superpoints first.
    (below ``small_segment``, off by default) is attached at affinity 1.
 5. **Merging.** Edges are joined in decreasing affinity (single linkage, union–find); the
    components present at each threshold of ``thresholds`` are the proposals, so the set is
-   multi-scale and nested. A component's score is its persistence: the affinity at which it
-   forms minus the highest affinity joining it to anything else (a component that forms at
-   high affinity and meets the rest only across concave folds or colour edges scores high).
+   multi-scale and nested. A component's score is its separation: one minus the highest
+   affinity joining it to anything else (a component that meets the rest only across concave
+   folds, colour edges or removed structure scores high, however late it forms).
    Components under ``min_points`` points or wider than ``max_extent`` are dropped;
    duplicates (IoU > ``dedup_iou``, computed on superpoint weights) keep the higher score.
 
@@ -276,12 +276,12 @@ def _find(parent: np.ndarray, x: int) -> int:
 
 def merge_hierarchy(num_segments: int, pairs: np.ndarray, affinity: np.ndarray,
                     active: np.ndarray, thresholds: tuple[float, ...]
-                    ) -> dict[tuple[int, ...], float]:
-    """Components (sorted superpoint tuples, active segments only) at every threshold, each
-    with its *birth*: the highest threshold at which it exists."""
+                    ) -> list[tuple[int, ...]]:
+    """The distinct components (sorted superpoint tuples, active segments only) present at
+    any of the thresholds, in the order they first appear (highest threshold first)."""
     order = np.argsort(-affinity, kind="stable")
     parent = np.arange(num_segments)
-    seen: dict[tuple[int, ...], float] = {}
+    seen: dict[tuple[int, ...], None] = {}
     e = 0
     members = np.flatnonzero(active)
     for t in sorted(thresholds, reverse=True):
@@ -296,8 +296,8 @@ def merge_hierarchy(num_segments: int, pairs: np.ndarray, affinity: np.ndarray,
         split = np.flatnonzero(np.diff(roots[sorter])) + 1
         for group in np.split(members[sorter], split):
             key = tuple(int(g) for g in group)
-            seen.setdefault(key, float(t))
-    return seen
+            seen.setdefault(key, None)
+    return list(seen)
 
 
 def superpoint_proposals(points, superpoints, *, colors=None, faces=None, normals=None,
@@ -339,10 +339,10 @@ def superpoint_proposals(points, superpoints, *, colors=None, faces=None, normal
         orient_by_neighbours(stats, pairs)
     affinity = edge_affinity(pairs, stats, config)
     components = merge_hierarchy(s, pairs, affinity, ~structure, config.thresholds)
-    keys, births = _filter_components(components, stats, config)
+    keys = _filter_components(components, stats, config)
     if not keys:
         return Proposals(np.zeros((n, 0), dtype=bool), np.zeros(0, dtype=np.float32))
-    scores = _scores(keys, births, pairs, affinity, s)
+    scores = _scores(keys, pairs, affinity, s)
     keep = _dedup(keys, scores, stats.count, config.dedup_iou)
     membership = np.zeros((s, len(keep)), dtype=bool)
     for q, k in enumerate(keep):
@@ -351,8 +351,8 @@ def superpoint_proposals(points, superpoints, *, colors=None, faces=None, normal
 
 
 def _filter_components(components, stats: SegmentStats, config: SuperpointMergingConfig):
-    keys, births = [], []
-    for key, birth in components.items():
+    keys = []
+    for key in components:
         idx = np.asarray(key)
         if stats.count[idx].sum() < config.min_points:
             continue
@@ -363,14 +363,16 @@ def _filter_components(components, stats: SegmentStats, config: SuperpointMergin
         if extent > config.max_extent:
             continue
         keys.append(key)
-        births.append(birth)
-    return keys, np.asarray(births, dtype=np.float64)
+    return keys
 
 
-def _scores(keys, births, pairs, affinity, s) -> np.ndarray:
-    """Persistence of each component in affinity: its birth (the highest threshold at which
-    it exists) minus its death (the highest affinity of an edge leaving it, 0 when it is
-    isolated), so a component that forms early and stays apart scores high."""
+def _scores(keys, pairs, affinity, s) -> np.ndarray:
+    """Separation of each component: one minus the highest affinity of an edge leaving it
+    (1 when it is isolated), so a component whose every boundary edge is weak scores high.
+
+    Persistence (birth minus that affinity) ranked worse on every scene measured: a whole
+    object formed at a low threshold is as likely an object as a part formed at a high one
+    (docs/proposals.md)."""
     inside = np.zeros(s, dtype=bool)
     death = np.zeros(len(keys))
     for q, key in enumerate(keys):
@@ -379,7 +381,7 @@ def _scores(keys, births, pairs, affinity, s) -> np.ndarray:
         leaving = inside[pairs[:, 0]] != inside[pairs[:, 1]]
         if leaving.any():
             death[q] = float(affinity[leaving].max())
-    return np.clip(births - death, 0.0, 1.0)
+    return np.clip(1.0 - death, 0.0, 1.0)
 
 
 def _dedup(keys, scores, count, iou: float) -> list[int]:
