@@ -24,12 +24,10 @@ import numpy as np
 from folk.data.ply import read_ply_faces, read_ply_vertices
 from folk.data.scannet_gt import read_annotation, read_label_map, read_segments
 from folk.evaluation import evaluate
-from folk.ops import mesh_superpoints, point_superpoints
-from folk.ops import superpoints as ops
+from folk.ops import point_superpoints
 from folk.predict.instances import InstancePrediction
 from folk.proposals import geometric_proposals
-from folk.proposals.cli import ORIENTED_K_THRESH, POINT_K_THRESH, POINT_OFF_PLANE
-from folk.proposals.superpoint_merging import superpoint_proposals
+from folk.proposals.cli import merged_proposals
 from folk.synthetic.config import scannet200_ids
 
 ONE_CLASS = 2  # ScanNet200 "chair": the one class of a class-agnostic evaluation
@@ -95,23 +93,10 @@ def methods(scene: dict):
         prop = geometric_proposals(p.astype(np.float32))
         return prop.masks, prop.scores
 
-    def merged_mesh():
-        sp = mesh_superpoints(p.astype(np.float32), scene["faces"])
-        prop = superpoint_proposals(p, sp, colors=c, faces=scene["faces"])
-        return prop.masks, prop.scores
-
-    def merged_shipped():  # ScanNet's own segs.json as the superpoints
-        prop = superpoint_proposals(p, scene["shipped"], colors=c, faces=scene["faces"])
-        return prop.masks, prop.scores
-
-    def merged_points(orient: bool):  # as `folk proposals` does (one shared k-NN query)
-        p32 = p.astype(np.float32)
-        neighbours = ops.point_neighbours(p32)
-        normals = ops.orient_normals(p32, ops.pca_normals(p32, neighbours), neighbours) \
-            if orient else None
-        sp = point_superpoints(p32, k_thresh=ORIENTED_K_THRESH if orient else POINT_K_THRESH,
-                               neighbours=neighbours, normals=normals, off_plane=POINT_OFF_PLANE)
-        prop = superpoint_proposals(p, sp, colors=c, normals=normals, neighbours=neighbours)
+    def merged(superpoints=None, orient: bool = False, mesh: bool = True):
+        # exactly as `folk proposals` does; mesh=False: the vertices as a bare point cloud
+        faces = scene["faces"] if mesh and scene["faces"] is not None else np.zeros((0, 3), int)
+        prop = merged_proposals(p.astype(np.float32), c, faces, superpoints, orient)
         return prop.masks, prop.scores
 
     yield "geometric (baseline)", geometric
@@ -119,11 +104,11 @@ def methods(scene: dict):
         yield "ScanNet superpoints 1 by 1", lambda: one_by_one(scene["shipped"])
     yield "point superpoints 1 by 1", lambda: one_by_one(point_superpoints(p.astype(np.float32)))
     if scene["faces"] is not None:
-        yield "superpoint merging, mesh", merged_mesh
+        yield "superpoint merging, mesh", merged
     if scene["shipped"] is not None:
-        yield "merging ScanNet's segs.json", merged_shipped
-    yield "superpoint merging, points", lambda: merged_points(False)
-    yield "merging, oriented points", lambda: merged_points(True)
+        yield "merging ScanNet's segs.json", lambda: merged(scene["shipped"])
+    yield "superpoint merging, points", lambda: merged(mesh=False)
+    yield "merging, oriented points", lambda: merged(orient=True, mesh=False)
 
 
 def main() -> None:

@@ -13,8 +13,14 @@ from folk.errors import FolkInputError
 from folk.ops import mesh_superpoints, point_superpoints
 from folk.ops.superpoints import orient_normals, pca_normals, point_neighbours
 from folk.proposals import load_scene_proposals
-from folk.proposals.cli import ORIENTED_K_THRESH, POINT_K_THRESH
-from folk.proposals.superpoint_merging import SuperpointMergingConfig, superpoint_proposals
+from folk.proposals.cli import ORIENTED_K_THRESH, POINT_K_THRESH, merged_proposals
+from folk.proposals.superpoint_merging import (
+    Contacts,
+    SegmentStats,
+    SuperpointMergingConfig,
+    superpoint_proposals,
+    turn_up,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: A real ScanNet scan and ScanNet's label map, on the developers' machines only.
@@ -154,6 +160,49 @@ def test_an_object_that_meets_only_structure_scores_one_however_late_its_faces_j
         assert (proposals.scores[(ious > 0) & (ious < 0.5)] < 0.9).all()
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_contacts_pair_every_contact_with_its_superpoint_pair(seed):
+    rng = np.random.default_rng(seed)
+    sp = rng.integers(0, 37, size=503)
+    pa, pb = rng.integers(0, 503, size=(2, 2011))
+    contacts = Contacts.between(sp, pa, pb)
+    between = sp[pa] != sp[pb]
+    np.testing.assert_array_equal(contacts.pa, pa[between])
+    np.testing.assert_array_equal(contacts.pb, pb[between])
+    want = sorted({(min(sp[a], sp[b]), max(sp[a], sp[b])) for a, b in zip(pa[between], pb[between])})
+    np.testing.assert_array_equal(contacts.pairs, np.array(want))
+    got = contacts.pairs[contacts.pair]
+    np.testing.assert_array_equal(got.min(1), np.minimum(sp[contacts.pa], sp[contacts.pb]))
+    np.testing.assert_array_equal(got.max(1), np.maximum(sp[contacts.pa], sp[contacts.pb]))
+
+
+def test_boundary_normal_agreement_is_the_mean_unsigned_cosine_over_each_pairs_contacts():
+    rng = np.random.default_rng(2)
+    sp = rng.integers(0, 11, size=97)
+    pa, pb = rng.integers(0, 97, size=(2, 301))
+    normals = rng.normal(size=(97, 3)) * rng.uniform(0.1, 5.0, size=(97, 1))  # not unit
+    contacts = Contacts.between(sp, pa, pb)
+    unit = normals / np.linalg.norm(normals, axis=1, keepdims=True)
+    for e, (i, j) in enumerate(contacts.pairs):
+        dots = [abs(unit[a] @ unit[b]) for a, b in zip(contacts.pa, contacts.pb)
+                if {sp[a], sp[b]} == {i, j}]
+        assert contacts.normal_agreement(normals)[e] == pytest.approx(np.mean(dots))
+    flipped = normals * np.where(rng.random(97) < 0.5, -1.0, 1.0)[:, None]
+    np.testing.assert_allclose(contacts.normal_agreement(flipped),
+                               contacts.normal_agreement(normals))
+
+
+def test_turn_up_turns_only_downward_normals_near_vertical():
+    tilt = np.radians([10.0, 40.0, 50.0, 80.0])
+    down = np.stack([np.sin(tilt), np.zeros(4), -np.cos(tilt)], 1)
+    normal = np.concatenate([down, -down])  # four facing down, the same four facing up
+    stats = SegmentStats(np.ones(8), np.zeros((8, 3)), normal.copy(), np.ones((8, 3)),
+                         np.zeros((8, 3)))
+    turn_up(stats, 45.0)
+    want = np.concatenate([-down[:2], down[2:], -down])
+    np.testing.assert_allclose(stats.normal, want)
+
+
 def test_no_two_proposals_overlap_more_than_the_dedup_iou():
     verts, faces, _ = toy_room()
     config = SuperpointMergingConfig(dedup_iou=0.5)
@@ -180,6 +229,11 @@ def test_proposals_are_at_least_min_points_large():
     {"points": np.full((8, 3), np.nan)},
     {"neighbours": np.full((8, 8), 8)},  # point index out of range
     {"neighbours": np.zeros((8, 2), dtype=np.int64)},  # fewer columns than config.knn
+    {"normals": np.zeros((7, 3))},
+    {"normals": np.full((8, 3), np.inf)},
+    {"config": SuperpointMergingConfig(boundary_normal_weight=1.5)},
+    {"config": SuperpointMergingConfig(colour_weight=-0.1)},
+    {"config": SuperpointMergingConfig(up_prior_angle=120.0)},
 ])
 def test_bad_inputs_raise_a_folk_input_error(bad):
     arguments = {"points": np.random.default_rng(0).random((8, 3)),
@@ -263,7 +317,8 @@ def test_folk_proposals_bad_input_exits_2_with_one_line(tmp_path, capsys, case):
 
 @pytest.mark.skipif(not (REAL / "scene0000_00").is_dir(),
                     reason="the real ScanNet scan is not on this machine")
-def test_the_real_scan_reaches_the_issue_goal_from_its_mesh():
+@pytest.mark.parametrize("source", ["mesh", "points, oriented normals"])
+def test_the_real_scan_reaches_the_issue_goal(source):
     from folk.data.ply import read_ply_faces, read_ply_vertices
     from folk.data.scannet_gt import read_annotation, read_label_map
     from folk.evaluation import evaluate
@@ -274,9 +329,9 @@ def test_the_real_scan_reaches_the_issue_goal_from_its_mesh():
     v = read_ply_vertices(mesh)
     points = np.stack([v["x"], v["y"], v["z"]], 1)
     colors = np.stack([v["red"], v["green"], v["blue"]], 1)
-    faces = read_ply_faces(mesh)
-    proposals = superpoint_proposals(points, mesh_superpoints(points, faces), colors=colors,
-                                     faces=faces)
+    faces = read_ply_faces(mesh) if source == "mesh" else np.zeros((0, 3), dtype=np.int64)
+    proposals = merged_proposals(points.astype(np.float32), colors, faces,
+                                 orient_normals=source != "mesh")
     ann = read_annotation(scan / "scene0000_00.aggregation.json",
                           scan / "scene0000_00_vh_clean_2.0.010000.segs.json", points.shape[0])
     label = ann.scannet_ids(read_label_map(REAL / "scannetv2-labels.combined.tsv"))

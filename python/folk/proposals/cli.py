@@ -8,7 +8,8 @@ folder's ``<scene>_superpoints.npy`` (``folk prepare``) is used when present, el
 mesh segmentator runs on the mesh's faces, or the k-NN variant on a bare point cloud (one k-NN
 query shared by its graph, its normals and the merging's adjacency); ``--orient-normals``
 orients a point cloud's PCA normals first and segments with the mesh segmentator's convexity
-rule (better on the one real scan measured, worse on synthetic scenes: docs/proposals.md).
+rule (better on the one real scan measured, worse on synthetic scenes: docs/proposals.md);
+the merging then also uses the signed normals (and turns near-vertical segments up).
 ``--method geometric`` is the older plane removal + connected components
 (:mod:`.geometric`)."""
 
@@ -44,10 +45,10 @@ def register(subparsers) -> None:
                    help="superpoint merging (default) or plane removal + components")
     p.add_argument("--orient-normals", action="store_true",
                    help="point clouds without faces: sign the normals and weigh edges by "
-                        "convexity, as on a mesh. Measured better on a real scan seen from "
-                        "one side (ScanNet AP50 26 vs 11), worse where both sides of thin "
-                        "parts are sampled (synthetic scenes); a mesh's faces or a "
-                        "superpoints file make it moot")
+                        "convexity, as on a mesh. Use it for real scans seen from one side "
+                        "(ScanNet AP50 33 vs 15 without); it is worse where both sides of "
+                        "thin parts are sampled (synthetic, CAD-sampled clouds); a mesh's "
+                        "faces make it moot")
     p.add_argument("--overwrite", action="store_true", help="replace existing proposal files")
     add_quiet(p)
 
@@ -90,29 +91,43 @@ def scene_proposals(mesh: Path, superpoints_file: Path | None, method: str,
         from folk.proposals.geometric import geometric_proposals
 
         return geometric_proposals(points)
-    from folk.ops import superpoints as ops
-    from folk.proposals.superpoint_merging import superpoint_proposals
-
     faces = read_ply_faces(mesh)
-    neighbours = normals = None
+    superpoints = None
     if superpoints_file is not None:
         superpoints = np.load(superpoints_file, allow_pickle=False)
         if superpoints.shape != (points.shape[0],):
             raise FolkInputError(f"superpoints are {superpoints.shape}, the scan has "
                                  f"{points.shape[0]} points", superpoints_file)
-    elif faces.shape[0]:
-        superpoints = ops.mesh_superpoints(points, faces)
-    else:
-        neighbours = ops.point_neighbours(points)
-        k_thresh = POINT_K_THRESH
-        if orient_normals:
-            normals = ops.orient_normals(points, ops.pca_normals(points, neighbours), neighbours)
-            k_thresh = ORIENTED_K_THRESH
-        superpoints = ops.point_superpoints(points, k_thresh=k_thresh, neighbours=neighbours,
-                                            normals=normals, off_plane=POINT_OFF_PLANE)
-    return superpoint_proposals(points, superpoints, colors=colors.astype(np.float64),
-                                faces=faces if faces.shape[0] else None, normals=normals,
-                                neighbours=neighbours)
+    return merged_proposals(points, colors, faces, superpoints, orient_normals)
+
+
+def merged_proposals(points, colors, faces, superpoints=None, orient_normals: bool = False):
+    """Superpoint-merging proposals of one scan's arrays: ``points`` (N, 3) float32,
+    ``colors`` (N, 3), ``faces`` (F, 3) (F may be 0: a point cloud), ``superpoints`` (N,) or
+    None (then made here: the mesh segmentator, or the k-NN one for a point cloud). A point
+    cloud gets one k-NN query, shared by its PCA normals, the segmentator and the merging;
+    ``orient_normals`` signs those normals (module docstring)."""
+    import numpy as np
+
+    from folk.ops import superpoints as ops
+    from folk.proposals.superpoint_merging import superpoint_proposals
+
+    colors = np.asarray(colors, dtype=np.float64)
+    if len(faces):
+        if superpoints is None:
+            superpoints = ops.mesh_superpoints(points, faces)
+        return superpoint_proposals(points, superpoints, colors=colors, faces=faces)
+    neighbours = ops.point_neighbours(points)
+    normals = ops.pca_normals(points, neighbours)
+    if orient_normals:
+        normals = ops.orient_normals(points, normals, neighbours)
+    if superpoints is None:
+        superpoints = ops.point_superpoints(
+            points, k_thresh=ORIENTED_K_THRESH if orient_normals else POINT_K_THRESH,
+            neighbours=neighbours, normals=normals if orient_normals else None,
+            off_plane=POINT_OFF_PLANE)
+    return superpoint_proposals(points, superpoints, colors=colors, normals=normals,
+                                oriented=orient_normals, neighbours=neighbours)
 
 
 def write_mask3d(out: Path, scene: str, proposals) -> tuple[Path, Path]:

@@ -8,21 +8,27 @@ superpoints first.
 
 1. **Segment statistics.** Per superpoint: point count, centroid, covariance (PCA normal,
    planarity, extent), mean colour. A segment normal is oriented by the mesh's vertex normals
-   when faces are given, by the points' normals when a point cloud has them, else away from
-   the centroid of its adjacent segments (after step 3), which lets a bare point cloud use
-   the convexity cue too.
+   when faces are given, by the points' normals when a point cloud has oriented ones (then a
+   segment within ``up_prior_angle`` of vertical is turned up: a scan sees the tops of
+   things, and propagated orientations are wrong on about half of the thin horizontal parts),
+   else away from the centroid of its adjacent segments (after step 3), which lets a bare
+   point cloud use the convexity cue too.
 2. **Structure removal.** A superpoint is *structure* when it lies on a floor / wall /
    ceiling plane found among the superpoints (:mod:`folk.proposals.segment_planes`), or when
    it is a large horizontal segment at floor height (a floor piece the plane missed).
    Structure segments take part in no proposal.
-3. **Region adjacency graph** of the remaining superpoints: two segments are adjacent when a
-   mesh edge joins them (faces given) or, for a point cloud, when one point of each is among
-   the other's ``knn`` nearest neighbours within ``adjacency_radius`` (the caller's k-NN
-   query, ``neighbours``, when it passes one: :func:`folk.ops.superpoints.point_neighbours`).
+3. **Region adjacency graph** of the remaining superpoints: two segments are adjacent when
+   they are in *contact*: a mesh edge joins a point of each (faces given) or, for a point
+   cloud, one point of each is among the other's ``knn`` nearest neighbours within
+   ``adjacency_radius`` (the caller's k-NN query, ``neighbours``, when it passes one:
+   :func:`folk.ops.superpoints.point_neighbours`).
 4. **Edge affinity** in [0, 1] from geometric cues: a convex or near-coplanar junction (the
    local convexity criterion ``(n_i − n_j)·(c_i − c_j) ≥ 0``) keeps a high affinity, a concave
-   fold lowers it in proportion to its angle; colour difference lowers it; a tiny superpoint
-   (below ``small_segment``, off by default) is attached at affinity 1.
+   fold lowers it in proportion to its angle; colour difference lowers it; so does a crease
+   *at the boundary itself*: the affinity is multiplied by ``1 − boundary_normal_weight ·
+   (1 − m)``, ``m`` the mean ``|n_p·n_q|`` of the point normals (the mesh's, or the caller's,
+   signed or not) over the pair's contacts, whatever the two segments' mean normals say; a
+   tiny superpoint (below ``small_segment``, off by default) is attached at affinity 1.
 5. **Merging.** Edges are joined in decreasing affinity (single linkage, union–find); the
    components present at each threshold of ``thresholds`` are the proposals, so the set is
    multi-scale and nested. A component's score is its separation: one minus the highest
@@ -57,6 +63,10 @@ class SuperpointMergingConfig:
     convex_gain: affinity lost per unit of ``1 − cos`` across a convex junction.
     colour_sigma: colour distance (RGB in [0, 1], Euclidean) that costs ``colour_weight``.
     colour_weight: the most affinity a colour difference can take away.
+    boundary_normal_weight: the most affinity a crease along the pair's contacts can take
+        away (point normals needed: faces, or ``normals``).
+    up_prior_angle: degrees; with oriented point normals and no faces, segments whose normal
+        is this close to vertical are turned to face up (0: off).
     small_segment: superpoints with fewer points join neighbours at affinity 1.
     planes: how floor, walls and ceiling are found among the superpoints
         (:mod:`folk.proposals.segment_planes`).
@@ -72,7 +82,9 @@ class SuperpointMergingConfig:
     concave_gain: float = 2.5
     convex_gain: float = 0.05
     colour_sigma: float = 0.25
-    colour_weight: float = 0.3
+    colour_weight: float = 0.5
+    boundary_normal_weight: float = 0.5
+    up_prior_angle: float = 45.0
     small_segment: int = 0
     planes: SegmentPlaneConfig = field(default_factory=SegmentPlaneConfig)
     floor_band: float = 0.1
@@ -90,6 +102,12 @@ class SuperpointMergingConfig:
             raise FolkInputError("min_points, knn and adjacency_radius must be positive")
         if not 0.0 < self.dedup_iou <= 1.0:
             raise FolkInputError(f"dedup_iou must be in (0, 1], got {self.dedup_iou}")
+        for name in ("colour_weight", "boundary_normal_weight"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise FolkInputError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.up_prior_angle <= 90.0:
+            raise FolkInputError(f"up_prior_angle must be in [0, 90] degrees, got "
+                                 f"{self.up_prior_angle}")
         return self
 
 
@@ -197,43 +215,72 @@ def orient_by_neighbours(stats: SegmentStats, pairs: np.ndarray) -> None:
     stats.normal[flip] *= -1.0
 
 
-def mesh_adjacency(sp: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """``(E, 2)`` pairs ``i < j`` of superpoints joined by a mesh edge."""
+def turn_up(stats: SegmentStats, max_angle: float) -> None:
+    """Turn the segment normals within ``max_angle`` degrees of vertical to face up (+z), in
+    place."""
+    vertical = np.abs(stats.normal[:, 2]) > math.cos(math.radians(max_angle))
+    stats.normal[vertical & (stats.normal[:, 2] < 0)] *= -1.0
+
+
+def mesh_contacts(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(pa, pb)``: the two points of every mesh edge (an edge of two faces twice)."""
     e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    a, b = sp[e[:, 0]], sp[e[:, 1]]
-    keep = a != b
-    return _unique_pairs(a[keep], b[keep], int(sp.max()) + 1)
+    return e[:, 0], e[:, 1]
 
 
-def knn_adjacency(points: np.ndarray, sp: np.ndarray, k: int, radius: float,
-                  neighbours: np.ndarray | None = None) -> np.ndarray:
-    """``(E, 2)`` pairs ``i < j`` of superpoints with points within ``radius`` among each
-    other's ``k`` nearest neighbours: the first ``k`` columns of ``neighbours`` ``(N, ≥k)``
-    (indices, nearest first, the point itself excluded) when given, else a k-d tree query."""
+def knn_contacts(points: np.ndarray, k: int, radius: float,
+                 neighbours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(pa, pb)``: every point and each of its ``k`` nearest neighbours within ``radius``:
+    the first ``k`` columns of ``neighbours`` ``(N, ≥k)`` (indices, nearest first, the point
+    itself excluded) when given, else a k-d tree query."""
     from scipy.spatial import cKDTree
 
     k = min(k, points.shape[0] - 1)
     if k < 1:
-        return np.zeros((0, 2), dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     if neighbours is None:
         _, neighbours = cKDTree(points).query(points, k=k + 1, workers=-1)
+        neighbours = neighbours[:, 1:]
     else:
         neighbours = neighbours[:, :k]
     rows = np.broadcast_to(np.arange(points.shape[0])[:, None], neighbours.shape)
     gap = points[rows] - points[neighbours]
     ok = np.einsum("nki,nki->nk", gap, gap) <= radius * radius
-    a, b = sp[rows[ok]], sp[neighbours[ok]]
-    keep = a != b
-    return _unique_pairs(a[keep], b[keep], int(sp.max()) + 1)
+    return rows[ok], neighbours[ok]
 
 
-def _unique_pairs(a: np.ndarray, b: np.ndarray, s: int) -> np.ndarray:
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    keys = np.sort(lo.astype(np.int64) * s + hi)
-    first = np.ones(keys.size, dtype=bool)  # np.unique without its slower hashing
-    first[1:] = keys[1:] != keys[:-1]
-    keys = keys[first]
-    return np.stack([keys // s, keys % s], axis=1)
+@dataclass(frozen=True)
+class Contacts:
+    """The point contacts between different superpoints and the pairs they make: contact
+    ``c`` joins points ``pa[c]``, ``pb[c]`` of the superpoint pair ``pairs[pair[c]]``;
+    ``pairs`` ``(E, 2)`` holds each adjacent pair once, ``i < j``, sorted."""
+
+    pa: np.ndarray
+    pb: np.ndarray
+    pairs: np.ndarray
+    pair: np.ndarray
+
+    @classmethod
+    def between(cls, sp: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> Contacts:
+        keep = sp[pa] != sp[pb]
+        pa, pb = pa[keep], pb[keep]
+        a, b = sp[pa], sp[pb]
+        s = int(sp.max()) + 1
+        keys = np.minimum(a, b).astype(np.int64) * s + np.maximum(a, b)
+        order = np.argsort(keys, kind="stable")  # a sort: NumPy 2's np.unique hashes, slower
+        first = np.ones(keys.size, dtype=bool)
+        first[1:] = keys[order][1:] != keys[order][:-1]
+        pair = np.empty(keys.size, dtype=np.int64)
+        pair[order] = np.cumsum(first) - 1
+        unique = keys[order][first]
+        return cls(pa, pb, np.stack([unique // s, unique % s], axis=1), pair)
+
+    def normal_agreement(self, normals: np.ndarray) -> np.ndarray:
+        """``(E,)``: the mean ``|n_p·n_q|`` over each pair's contacts (signs do not matter)."""
+        unit = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        dots = np.abs(np.einsum("ij,ij->i", unit[self.pa], unit[self.pb]))
+        e = self.pairs.shape[0]
+        return np.bincount(self.pair, dots, e) / np.maximum(np.bincount(self.pair, None, e), 1)
 
 
 def structure_segments(points: np.ndarray, sp: np.ndarray, stats: SegmentStats,
@@ -301,43 +348,52 @@ def merge_hierarchy(num_segments: int, pairs: np.ndarray, affinity: np.ndarray,
 
 
 def superpoint_proposals(points, superpoints, *, colors=None, faces=None, normals=None,
-                         neighbours=None,
+                         oriented: bool = True, neighbours=None,
                          config: SuperpointMergingConfig | None = None) -> Proposals:
     """Class-agnostic proposals of a scan from its superpoints (see the module doc).
 
     points: (N, 3); superpoints: (N,) integer ids; colors: (N, 3) in [0, 1] or [0, 255];
-    faces: (F, 3) mesh faces (adjacency and normal orientation from the mesh) or None for a
-    point cloud (k-NN adjacency); normals: (N, 3) oriented point normals, optional (a point
-    cloud that has them, e.g. from :func:`folk.ops.superpoints.orient_normals`);
-    neighbours: (N, k) indices of each point's nearest neighbours, nearest first, itself
-    excluded (:func:`folk.ops.superpoints.point_neighbours`), optional: a point cloud's
-    adjacency then reuses the first ``config.knn`` columns instead of querying a k-d tree
-    (``k`` must be at least ``config.knn``). Scores lie in [0, 1].
+    faces: (F, 3) mesh faces (adjacency and normals from the mesh) or None for a point cloud
+    (k-NN adjacency); normals: (N, 3) point normals of a point cloud, optional: ``oriented``
+    ones (e.g. :func:`folk.ops.superpoints.orient_normals`) also orient the segments, unsigned
+    ones (``oriented=False``, e.g. :func:`folk.ops.superpoints.pca_normals`) weigh only the
+    boundaries (step 4); neighbours: (N, k) indices of each point's nearest neighbours, nearest
+    first, itself excluded (:func:`folk.ops.superpoints.point_neighbours`), optional: a point
+    cloud's adjacency then reuses the first ``config.knn`` columns instead of querying a k-d
+    tree (``k`` must be at least ``config.knn``). Scores lie in [0, 1].
     """
     config = (config or SuperpointMergingConfig()).validate()
     points, sp, colors, faces = _check_inputs(points, superpoints, colors, faces)
     n = points.shape[0]
     if faces is not None:
-        orient = vertex_normals(points, faces)
+        point_normals = vertex_normals(points, faces)
     elif normals is not None:
-        orient = np.asarray(normals, dtype=np.float64)
-        if orient.shape != (n, 3):
-            raise FolkInputError(f"normals must be ({n}, 3), got {orient.shape}")
+        point_normals = np.asarray(normals, dtype=np.float64)
+        if point_normals.shape != (n, 3) or not np.isfinite(point_normals).all():
+            raise FolkInputError(f"normals must be finite, ({n}, 3), got {point_normals.shape}")
     else:
-        orient = None
+        point_normals = None
+    orient = point_normals if faces is not None or oriented else None
     stats = segment_stats(points, sp, colors, orient)
     s = stats.count.shape[0]
     structure = structure_segments(points, sp, stats, config)
     if faces is not None:
-        pairs = mesh_adjacency(sp, faces)
+        contacts = Contacts.between(sp, *mesh_contacts(faces))
     else:
         if neighbours is not None:
             neighbours = _check_neighbours(neighbours, n, config.knn)
-        pairs = knn_adjacency(points, sp, config.knn, config.adjacency_radius, neighbours)
-    pairs = pairs[~structure[pairs[:, 0]] & ~structure[pairs[:, 1]]]
+        contacts = Contacts.between(
+            sp, *knn_contacts(points, config.knn, config.adjacency_radius, neighbours))
+    inner = ~structure[contacts.pairs[:, 0]] & ~structure[contacts.pairs[:, 1]]
+    pairs = contacts.pairs[inner]
     if orient is None:
         orient_by_neighbours(stats, pairs)
+    elif faces is None and config.up_prior_angle > 0:
+        turn_up(stats, config.up_prior_angle)
     affinity = edge_affinity(pairs, stats, config)
+    if point_normals is not None and config.boundary_normal_weight > 0:
+        agreement = contacts.normal_agreement(point_normals)[inner]
+        affinity = affinity * (1.0 - config.boundary_normal_weight * (1.0 - agreement))
     components = merge_hierarchy(s, pairs, affinity, ~structure, config.thresholds)
     keys = _filter_components(components, stats, config)
     if not keys:
