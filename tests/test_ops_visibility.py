@@ -113,6 +113,28 @@ def test_visibility_counts_match_reference(device, size, seed):
     assert valid.all()
 
 
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("layout", ["flat", "outlier", "shuffled"])
+def test_visibility_counts_do_not_depend_on_the_points_extent_or_order(device, layout):
+    # The CPU kernel visits the points in a spatial order of its own (a grid over their
+    # bounding box): a flat cloud (no extent in z), one far outlier (nearly every point in one
+    # cell) and a shuffled cloud must all still match the reference.
+    points, poses, intr, depths, masks = make_scene(7, 700, 4, 29, 41, 6)
+    if layout == "flat":
+        points[:, 2] = np.float32(0.25)
+    elif layout == "outlier":
+        points[0] = (900.0, -900.0, 900.0)
+    else:
+        perm = np.random.default_rng(3).permutation(points.shape[0])
+        points, masks = points[perm], masks[perm]
+    counts, pixels, _ = run_counts(device, points, poses, intr, depths, masks)
+    ref_counts, ref_pixels = reference.visibility_counts(points, poses, intr, depths, masks,
+                                                         DEFAULT_DELTA)
+    np.testing.assert_array_equal(counts, ref_counts)
+    np.testing.assert_array_equal(pixels, ref_pixels)
+    assert ref_counts.sum() > 0
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_shared_per_point_test_matches_reference(seed):
     """projection.h's visible_pixel(), the per-point code of the C++ and the CUDA kernels,
