@@ -121,7 +121,8 @@ def test_two_boxes_on_a_floor_from_a_point_cloud_with_oriented_normals():
     normals = orient_normals(verts, pca_normals(verts, neighbours), neighbours)
     superpoints = point_superpoints(verts, k_thresh=ORIENTED_K_THRESH, neighbours=neighbours,
                                     normals=normals)
-    proposals = superpoint_proposals(verts, superpoints, normals=normals, neighbours=neighbours)
+    proposals = superpoint_proposals(verts, superpoints, normals=normals, oriented=True,
+                                     neighbours=neighbours)
     assert min(_best_ious(proposals.masks, labels)) > 0.9
     assert proposals.masks[labels == 0].mean() < 0.01
 
@@ -147,8 +148,9 @@ def test_scores_lie_in_the_unit_interval_and_whole_boxes_rank_above_their_faces(
 @pytest.mark.parametrize("convex_gain", [0.05, 0.6])
 def test_an_object_that_meets_only_structure_scores_one_however_late_its_faces_join(convex_gain):
     # The score is separation (1 − the strongest edge leaving the component), not persistence:
-    # with convex_gain 0.6 the box faces join only at the 0.4 threshold, and the whole box,
-    # which meets nothing but the removed floor, still ranks first.
+    # with convex_gain 0.6 the box faces join only at the last threshold, 0.3 (convexity
+    # leaves 0.4, the crease along their shared edge takes more), and the whole box, which
+    # meets nothing but the removed floor, still ranks first.
     verts, faces, labels = toy_room()
     config = SuperpointMergingConfig(convex_gain=convex_gain)
     proposals = superpoint_proposals(verts, mesh_superpoints(verts, faces), faces=faces,
@@ -169,9 +171,10 @@ def test_contacts_pair_every_contact_with_its_superpoint_pair(seed):
     between = sp[pa] != sp[pb]
     np.testing.assert_array_equal(contacts.pa, pa[between])
     np.testing.assert_array_equal(contacts.pb, pb[between])
-    want = sorted({(min(sp[a], sp[b]), max(sp[a], sp[b])) for a, b in zip(pa[between], pb[between])})
+    want = sorted({(min(sp[a], sp[b]), max(sp[a], sp[b]))
+                   for a, b in zip(pa[between], pb[between])})
     np.testing.assert_array_equal(contacts.pairs, np.array(want))
-    got = contacts.pairs[contacts.pair]
+    got = contacts.pairs[contacts.pair_index]
     np.testing.assert_array_equal(got.min(1), np.minimum(sp[contacts.pa], sp[contacts.pb]))
     np.testing.assert_array_equal(got.max(1), np.maximum(sp[contacts.pa], sp[contacts.pb]))
 
@@ -203,6 +206,19 @@ def test_turn_up_turns_only_downward_normals_near_vertical():
     np.testing.assert_allclose(stats.normal, want)
 
 
+@pytest.mark.parametrize("faces", [True, False])
+def test_a_scan_of_floor_and_wall_only_has_no_proposals(faces):
+    parts = [_grid((0, 0, 0), (STEP, 0, 0), (0, STEP, 0), 60, 60),
+             _grid((0, 0, 0), (0, 0, STEP), (STEP, 0, 0), 50, 60)]
+    verts = np.concatenate([parts[0][0], parts[1][0]]).astype(np.float32)
+    tris = np.concatenate([parts[0][1], parts[1][1] + parts[0][0].shape[0]])
+    if faces:
+        proposals = superpoint_proposals(verts, mesh_superpoints(verts, tris), faces=tris)
+    else:
+        proposals = superpoint_proposals(verts, point_superpoints(verts, k_thresh=0.05))
+    assert proposals.num_proposals == 0 and proposals.masks.shape == (verts.shape[0], 0)
+
+
 def test_no_two_proposals_overlap_more_than_the_dedup_iou():
     verts, faces, _ = toy_room()
     config = SuperpointMergingConfig(dedup_iou=0.5)
@@ -229,8 +245,9 @@ def test_proposals_are_at_least_min_points_large():
     {"points": np.full((8, 3), np.nan)},
     {"neighbours": np.full((8, 8), 8)},  # point index out of range
     {"neighbours": np.zeros((8, 2), dtype=np.int64)},  # fewer columns than config.knn
-    {"normals": np.zeros((7, 3))},
-    {"normals": np.full((8, 3), np.inf)},
+    {"normals": np.zeros((7, 3)), "oriented": True},
+    {"normals": np.ones((8, 3))},  # signed or not? `oriented` must say
+    {"normals": np.full((8, 3), np.inf), "oriented": False},
     {"config": SuperpointMergingConfig(boundary_normal_weight=1.5)},
     {"config": SuperpointMergingConfig(colour_weight=-0.1)},
     {"config": SuperpointMergingConfig(up_prior_angle=120.0)},

@@ -2,6 +2,7 @@
 #include "visibility/visibility.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -143,18 +144,20 @@ std::vector<int32_t> spatial_order(const float* points, int64_t num_points) {
       hi[c] = std::max(hi[c], points[3 * i + c]);
     }
   }
-  float scale[3];
+  float scale[3];  // cells per metre; 0 when the extent is 0 or too small or large to divide
   for (int c = 0; c < 3; ++c) {
-    const float extent = hi[c] - lo[c];
-    scale[c] = extent > 0.f ? static_cast<float>(kGrid) / extent : 0.f;
+    const double s = static_cast<double>(kGrid) / (static_cast<double>(hi[c]) - lo[c]);
+    scale[c] = std::isfinite(s) && s <= 3.0e38 ? static_cast<float>(s) : 0.f;
   }
   std::vector<uint32_t> cell(static_cast<size_t>(num_points));
   std::vector<int64_t> start(static_cast<size_t>(kGrid) * kGrid * kGrid + 1, 0);
   for (int64_t i = 0; i < num_points; ++i) {
     uint32_t q[3];
     for (int c = 0; c < 3; ++c) {
-      const float t = (points[3 * i + c] - lo[c]) * scale[c];
-      q[c] = std::min(static_cast<uint32_t>(kGrid - 1), static_cast<uint32_t>(std::max(t, 0.f)));
+      const float t = (points[3 * i + c] - lo[c]) * scale[c];  // NaN (inf * 0): cell 0
+      q[c] = t > 0.f ? std::min(static_cast<uint32_t>(kGrid - 1),
+                                static_cast<uint32_t>(std::min(t, static_cast<float>(kGrid))))
+                     : 0u;
     }
     cell[i] = morton_cell(q[0], q[1], q[2]);
     ++start[cell[i] + 1];

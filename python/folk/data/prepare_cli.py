@@ -107,10 +107,15 @@ def _prepare_one(task: tuple) -> tuple[str, object]:
 
 def scene_superpoints(vertices, faces):
     """ScanNet's segmentator on the mesh; on the k-NN graph of the vertices when the mesh has
-    no faces (a point cloud saved as PLY, like folk's synthetic scenes)."""
+    no faces (a point cloud saved as PLY, like folk's synthetic scenes), with the settings
+    ``folk proposals`` uses for a point cloud, so that its proposals from this file are the
+    ones it would make itself."""
     from folk.ops import mesh_superpoints, point_superpoints
+    from folk.proposals.cli import POINT_K_THRESH, POINT_OFF_PLANE
 
-    return mesh_superpoints(vertices, faces) if len(faces) else point_superpoints(vertices)
+    if len(faces):
+        return mesh_superpoints(vertices, faces)
+    return point_superpoints(vertices, k_thresh=POINT_K_THRESH, off_plane=POINT_OFF_PLANE)
 
 
 def _describe(name: str, result) -> str:

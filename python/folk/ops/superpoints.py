@@ -36,9 +36,9 @@ the PCA normals of each point's neighbourhood (the point and its ``k`` nearest n
 ``1 − |n_a·n_b|`` (no convexity term), raised to ``γ (|n_a·d| + |n_b·d|) / 2`` (``d`` the unit
 edge direction, ``γ`` = ``off_plane``) when that is larger: an edge that leaves the tangent
 planes of its ends — between two parallel surfaces a few centimetres apart, which a k-NN
-graph joins and a mesh does not, or down a crease — weighs up to ``γ``. Given oriented normals (:func:`orient_normals`, or a
-sensor's), the edge ``(a, b)``, ``a < b``, weighs exactly as a mesh edge does in step 2
-(:func:`oriented_weights`). Steps 3 and 4 are the same.
+graph joins and a mesh does not, or down a crease — weighs up to ``γ``. Given oriented
+normals (:func:`orient_normals`, or a sensor's), the edge ``(a, b)``, ``a < b``, weighs exactly
+as a mesh edge does in step 2 (:func:`oriented_weights`). Steps 3 and 4 are the same.
 
 :func:`orient_normals` signs PCA normals consistently (Hoppe et al., "Surface reconstruction
 from unorganized points", SIGGRAPH 1992): over a minimum spanning tree of the k-NN graph
@@ -327,6 +327,8 @@ def point_superpoints(points: Any, k: int = DEFAULT_NEIGHBOURS,
     ``(N, 3)`` (e.g. :func:`orient_normals`), as a mesh edge does (:func:`oriented_weights`;
     ``off_plane`` unused). Ids as :func:`mesh_superpoints`'."""
     _check_parameters(k_thresh, min_vertices)
+    if not 0.0 <= off_plane <= 1.0:
+        raise FolkInputError(f"off_plane must be in [0, 1], got {off_plane!r}")
     points = _check_points(points, "points")
     if normals is None:
         edges, weights = knn_graph(points, k, neighbours, off_plane)

@@ -48,7 +48,8 @@ def register(subparsers) -> None:
                         "convexity, as on a mesh. Use it for real scans seen from one side "
                         "(ScanNet AP50 33 vs 15 without); it is worse where both sides of "
                         "thin parts are sampled (synthetic, CAD-sampled clouds); a mesh's "
-                        "faces make it moot")
+                        "faces make it moot, and it segments anew (a scene's superpoints file "
+                        "is not used)")
     p.add_argument("--overwrite", action="store_true", help="replace existing proposal files")
     add_quiet(p)
 
@@ -106,7 +107,8 @@ def merged_proposals(points, colors, faces, superpoints=None, orient_normals: bo
     ``colors`` (N, 3), ``faces`` (F, 3) (F may be 0: a point cloud), ``superpoints`` (N,) or
     None (then made here: the mesh segmentator, or the k-NN one for a point cloud). A point
     cloud gets one k-NN query, shared by its PCA normals, the segmentator and the merging;
-    ``orient_normals`` signs those normals (module docstring)."""
+    ``orient_normals`` signs those normals (module docstring) and segments with them, so a
+    point cloud's ``superpoints`` are not used then."""
     import numpy as np
 
     from folk.ops import superpoints as ops
@@ -121,7 +123,7 @@ def merged_proposals(points, colors, faces, superpoints=None, orient_normals: bo
     normals = ops.pca_normals(points, neighbours)
     if orient_normals:
         normals = ops.orient_normals(points, normals, neighbours)
-    if superpoints is None:
+    if superpoints is None or orient_normals:  # the flag changes the segmentation itself
         superpoints = ops.point_superpoints(
             points, k_thresh=ORIENTED_K_THRESH if orient_normals else POINT_K_THRESH,
             neighbours=neighbours, normals=normals if orient_normals else None,

@@ -252,13 +252,13 @@ def knn_contacts(points: np.ndarray, k: int, radius: float,
 @dataclass(frozen=True)
 class Contacts:
     """The point contacts between different superpoints and the pairs they make: contact
-    ``c`` joins points ``pa[c]``, ``pb[c]`` of the superpoint pair ``pairs[pair[c]]``;
+    ``c`` joins points ``pa[c]``, ``pb[c]`` of the superpoint pair ``pairs[pair_index[c]]``;
     ``pairs`` ``(E, 2)`` holds each adjacent pair once, ``i < j``, sorted."""
 
     pa: np.ndarray
     pb: np.ndarray
     pairs: np.ndarray
-    pair: np.ndarray
+    pair_index: np.ndarray
 
     @classmethod
     def between(cls, sp: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> Contacts:
@@ -268,19 +268,21 @@ class Contacts:
         s = int(sp.max()) + 1
         keys = np.minimum(a, b).astype(np.int64) * s + np.maximum(a, b)
         order = np.argsort(keys, kind="stable")  # a sort: NumPy 2's np.unique hashes, slower
+        ordered = keys[order]
         first = np.ones(keys.size, dtype=bool)
-        first[1:] = keys[order][1:] != keys[order][:-1]
-        pair = np.empty(keys.size, dtype=np.int64)
-        pair[order] = np.cumsum(first) - 1
-        unique = keys[order][first]
-        return cls(pa, pb, np.stack([unique // s, unique % s], axis=1), pair)
+        first[1:] = ordered[1:] != ordered[:-1]
+        pair_index = np.empty(keys.size, dtype=np.int64)
+        pair_index[order] = np.cumsum(first) - 1
+        unique = ordered[first]
+        return cls(pa, pb, np.stack([unique // s, unique % s], axis=1), pair_index)
 
     def normal_agreement(self, normals: np.ndarray) -> np.ndarray:
         """``(E,)``: the mean ``|n_p·n_q|`` over each pair's contacts (signs do not matter)."""
         unit = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
         dots = np.abs(np.einsum("ij,ij->i", unit[self.pa], unit[self.pb]))
         e = self.pairs.shape[0]
-        return np.bincount(self.pair, dots, e) / np.maximum(np.bincount(self.pair, None, e), 1)
+        return np.bincount(self.pair_index, dots, e) \
+            / np.maximum(np.bincount(self.pair_index, None, e), 1)
 
 
 def structure_segments(points: np.ndarray, sp: np.ndarray, stats: SegmentStats,
@@ -296,9 +298,11 @@ def structure_segments(points: np.ndarray, sp: np.ndarray, stats: SegmentStats,
     return structure
 
 
-def edge_affinity(pairs: np.ndarray, stats: SegmentStats,
-                  config: SuperpointMergingConfig) -> np.ndarray:
-    """``(E,)`` affinity in [0, 1] of each adjacent pair (module doc, step 4)."""
+def edge_affinity(pairs: np.ndarray, stats: SegmentStats, config: SuperpointMergingConfig,
+                  agreement: np.ndarray | None = None) -> np.ndarray:
+    """``(E,)`` affinity in [0, 1] of each adjacent pair (module doc, step 4); ``agreement``
+    ``(E,)``: the pairs' boundary normal agreement (:meth:`Contacts.normal_agreement`), or
+    None when there are no point normals."""
     i, j = pairs[:, 0], pairs[:, 1]
     ni, nj = stats.normal[i], stats.normal[j]
     cos = np.clip(np.einsum("ij,ij->i", ni, nj), -1.0, 1.0)
@@ -308,6 +312,8 @@ def edge_affinity(pairs: np.ndarray, stats: SegmentStats,
     colour_d = np.linalg.norm(stats.colour[i] - stats.colour[j], axis=1)
     colour = config.colour_weight * (1.0 - np.exp(-(colour_d / config.colour_sigma) ** 2))
     aff = np.clip(geo, 0.0, 1.0) * (1.0 - colour)
+    if agreement is not None:
+        aff = aff * (1.0 - config.boundary_normal_weight * (1.0 - agreement))
     small = np.minimum(stats.count[i], stats.count[j]) < config.small_segment
     return np.where(small, 1.0, aff)
 
@@ -331,6 +337,8 @@ def merge_hierarchy(num_segments: int, pairs: np.ndarray, affinity: np.ndarray,
     seen: dict[tuple[int, ...], None] = {}
     e = 0
     members = np.flatnonzero(active)
+    if members.size == 0:  # everything is structure (an empty room)
+        return []
     for t in sorted(thresholds, reverse=True):
         while e < order.size and affinity[order[e]] >= t:
             a, b = pairs[order[e]]
@@ -348,19 +356,21 @@ def merge_hierarchy(num_segments: int, pairs: np.ndarray, affinity: np.ndarray,
 
 
 def superpoint_proposals(points, superpoints, *, colors=None, faces=None, normals=None,
-                         oriented: bool = True, neighbours=None,
+                         oriented: bool | None = None, neighbours=None,
                          config: SuperpointMergingConfig | None = None) -> Proposals:
     """Class-agnostic proposals of a scan from its superpoints (see the module doc).
 
     points: (N, 3); superpoints: (N,) integer ids; colors: (N, 3) in [0, 1] or [0, 255];
     faces: (F, 3) mesh faces (adjacency and normals from the mesh) or None for a point cloud
-    (k-NN adjacency); normals: (N, 3) point normals of a point cloud, optional: ``oriented``
-    ones (e.g. :func:`folk.ops.superpoints.orient_normals`) also orient the segments, unsigned
-    ones (``oriented=False``, e.g. :func:`folk.ops.superpoints.pca_normals`) weigh only the
-    boundaries (step 4); neighbours: (N, k) indices of each point's nearest neighbours, nearest
-    first, itself excluded (:func:`folk.ops.superpoints.point_neighbours`), optional: a point
-    cloud's adjacency then reuses the first ``config.knn`` columns instead of querying a k-d
-    tree (``k`` must be at least ``config.knn``). Scores lie in [0, 1].
+    (k-NN adjacency); normals: (N, 3) point normals of a point cloud, optional (ignored when
+    ``faces`` are given: the mesh's own normals are used), with ``oriented`` saying which
+    kind: signed ones (``oriented=True``, e.g. :func:`folk.ops.superpoints.orient_normals`)
+    also orient the segments, unsigned ones (``oriented=False``, e.g.
+    :func:`folk.ops.superpoints.pca_normals`) weigh only the boundaries (step 4);
+    neighbours: (N, k) indices of each point's nearest neighbours, nearest first, itself
+    excluded (:func:`folk.ops.superpoints.point_neighbours`), optional: a point cloud's
+    adjacency then reuses the first ``config.knn`` columns instead of querying a k-d tree
+    (``k`` must be at least ``config.knn``). Scores lie in [0, 1].
     """
     config = (config or SuperpointMergingConfig()).validate()
     points, sp, colors, faces = _check_inputs(points, superpoints, colors, faces)
@@ -368,6 +378,9 @@ def superpoint_proposals(points, superpoints, *, colors=None, faces=None, normal
     if faces is not None:
         point_normals = vertex_normals(points, faces)
     elif normals is not None:
+        if oriented is None:
+            raise FolkInputError("normals given without saying whether they are signed: pass "
+                                 "oriented=True (consistently oriented) or oriented=False")
         point_normals = np.asarray(normals, dtype=np.float64)
         if point_normals.shape != (n, 3) or not np.isfinite(point_normals).all():
             raise FolkInputError(f"normals must be finite, ({n}, 3), got {point_normals.shape}")
@@ -390,10 +403,9 @@ def superpoint_proposals(points, superpoints, *, colors=None, faces=None, normal
         orient_by_neighbours(stats, pairs)
     elif faces is None and config.up_prior_angle > 0:
         turn_up(stats, config.up_prior_angle)
-    affinity = edge_affinity(pairs, stats, config)
-    if point_normals is not None and config.boundary_normal_weight > 0:
-        agreement = contacts.normal_agreement(point_normals)[inner]
-        affinity = affinity * (1.0 - config.boundary_normal_weight * (1.0 - agreement))
+    agreement = None if point_normals is None \
+        else contacts.normal_agreement(point_normals)[inner]
+    affinity = edge_affinity(pairs, stats, config, agreement)
     components = merge_hierarchy(s, pairs, affinity, ~structure, config.thresholds)
     keys = _filter_components(components, stats, config)
     if not keys:
