@@ -294,6 +294,20 @@ def test_folk_proposals_orients_a_point_clouds_normals_on_request(tmp_path):
     assert min(_best_ious(masks, labels)) > 0.9
 
 
+def test_folk_proposals_points_a_bare_point_cloud_to_orient_normals_once(tmp_path, capsys):
+    scans = [_scan_folder(tmp_path, name, faces=False) for name in ("scene0001_00",
+                                                                    "scene0002_00")]
+    scans.append(_scan_folder(tmp_path, "scene0003_00"))
+    out = tmp_path / "proposals"
+    assert cli.main(["proposals", *map(str, scans), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("--orient-normals") == 1
+    assert printed.count("point cloud) in") == 2 and printed.count("mesh) in") == 1
+    assert cli.main(["proposals", str(scans[0]), "--out", str(tmp_path / "again"),
+                     "--orient-normals"]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+
 def test_folk_proposals_uses_the_scenes_superpoints_file(tmp_path):
     folder = _scan_folder(tmp_path)
     _verts, _, labels = toy_room()

@@ -79,8 +79,8 @@ def _mesh_of(scan: Path) -> tuple[str, Path, Path | None]:
 
 def scene_proposals(mesh: Path, superpoints_file: Path | None, method: str,
                     orient_normals: bool = False):
-    """The :class:`~folk.data.scene.Proposals` of one scan (``orient_normals``: see the module
-    docstring)."""
+    """``(proposals, faces)``: the :class:`~folk.data.scene.Proposals` of one scan
+    (``orient_normals``: see the module docstring) and whether the scan had faces."""
     import numpy as np
 
     from folk.data.ply import read_ply_faces
@@ -91,7 +91,7 @@ def scene_proposals(mesh: Path, superpoints_file: Path | None, method: str,
     if method == "geometric":
         from folk.proposals.geometric import geometric_proposals
 
-        return geometric_proposals(points)
+        return geometric_proposals(points), False
     faces = read_ply_faces(mesh)
     superpoints = None
     if superpoints_file is not None:
@@ -99,7 +99,7 @@ def scene_proposals(mesh: Path, superpoints_file: Path | None, method: str,
         if superpoints.shape != (points.shape[0],):
             raise FolkInputError(f"superpoints are {superpoints.shape}, the scan has "
                                  f"{points.shape[0]} points", superpoints_file)
-    return merged_proposals(points, colors, faces, superpoints, orient_normals)
+    return merged_proposals(points, colors, faces, superpoints, orient_normals), len(faces) > 0
 
 
 def merged_proposals(points, colors, faces, superpoints=None, orient_normals: bool = False):
@@ -161,18 +161,24 @@ def run(args: argparse.Namespace) -> int:
         raise FolkInputError(f"two SCANs have the same scene name: {sorted(names)}")
     out = check_output_folder(args.out, inputs=scans)
     out.mkdir(parents=True, exist_ok=True)
+    hint = args.method == "superpoints" and not args.orient_normals and not args.quiet
     for name, mesh, superpoints in jobs:
         if (out / f"{name}_masks.pt").exists() and not args.overwrite:
             if not args.quiet:
                 print(f"{name}: proposals exist, skipped (--overwrite to redo)")
             continue
         start = time.perf_counter()
-        proposals = scene_proposals(mesh, superpoints, args.method, args.orient_normals)
+        proposals, faces = scene_proposals(mesh, superpoints, args.method, args.orient_normals)
         if proposals.num_proposals == 0:
             raise FolkInputError("no proposal found (is it an indoor scan in metres, z up?)",
                                  mesh)
         write_mask3d(out, name, proposals)
         if not args.quiet:
-            print(f"{name}: {proposals.num_proposals} proposals ({args.method}) in "
+            source = "mesh" if faces else "point cloud"
+            print(f"{name}: {proposals.num_proposals} proposals ({args.method}, {source}) in "
                   f"{time.perf_counter() - start:.1f} s -> {out / f'{name}_masks.pt'}")
+        if hint and not faces:
+            print("note: a point cloud without faces: if it is a real scan seen from one side "
+                  "(RGB-D fusion), --orient-normals finds more objects (docs/proposals.md)")
+            hint = False
     return 0
