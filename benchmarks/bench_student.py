@@ -137,6 +137,20 @@ def test_geometric_proposals(benchmark, case):
     benchmark.extra_info["geometric_proposals"] = props.num_proposals
 
 
+@pytest.mark.parametrize("oriented", [False, True], ids=["points", "oriented"])
+def test_superpoint_proposals(benchmark, case, oriented):
+    from folk.proposals.cli import merged_proposals
+
+    _info(benchmark, case)
+    scene = case["scene"]
+    points = np.asarray(scene.points, dtype=np.float32)
+    props = benchmark.pedantic(merged_proposals, rounds=1,
+                               args=(points, scene.colors, np.zeros((0, 3), np.int64)),
+                               kwargs={"orient_normals": oriented})
+    key = "superpoint_proposals_oriented" if oriented else "superpoint_proposals"
+    benchmark.extra_info[key] = props.num_proposals
+
+
 def test_geometric_features(benchmark, case):
     from folk.features import GeometricFeatures
 

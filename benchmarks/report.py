@@ -299,6 +299,10 @@ def section_student(r: Results) -> list[str] | None:
         ("predict_scene", "**`predict_scene` (all of the above)**"),
         ("write_submission", "writing the submission files ({instances} instances)"),
         ("geometric_proposals", "geometric proposals (no Mask3D)"),
+        ("superpoint_proposals[points]",
+         "superpoint-merging proposals of the points (no Mask3D), {superpoint_proposals}"),
+        ("superpoint_proposals[oriented]",
+         "the same with `--orient-normals`, {superpoint_proposals_oriented}"),
         ("geometric_features", "geometric features, {geometric_feature_dim}-d (no Mask3D)"),
     ]
     present = [(f"{s}test_{name}", label) for name, label in rows if r.bench(f"{s}test_{name}")]
