@@ -326,6 +326,13 @@ def test_folk_proposals_geometric_method_writes_files_too(tmp_path):
     assert load_scene_proposals(out, "scene0001_00").num_proposals >= 1
 
 
+def test_folk_proposals_geometric_method_names_a_mesh_a_mesh(tmp_path, capsys):
+    folder = _scan_folder(tmp_path)
+    assert cli.main(["proposals", str(folder), "--out", str(tmp_path / "p"), "--method",
+                     "geometric"]) == 0
+    assert "(geometric, mesh) in" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("case", ["missing scan", "out is a file", "not a ply",
                                   "bad superpoints"])
 def test_folk_proposals_bad_input_exits_2_with_one_line(tmp_path, capsys, case):

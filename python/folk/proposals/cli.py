@@ -88,11 +88,11 @@ def scene_proposals(mesh: Path, superpoints_file: Path | None, method: str,
     from folk.errors import FolkInputError
 
     points, colors, _ = read_mesh_points(mesh)  # colours of a PLY without any: black
-    if method == "geometric":
+    faces = read_ply_faces(mesh)
+    if method == "geometric":  # points only, whether or not the scan has faces
         from folk.proposals.geometric import geometric_proposals
 
-        return geometric_proposals(points), False
-    faces = read_ply_faces(mesh)
+        return geometric_proposals(points), len(faces) > 0
     superpoints = None
     if superpoints_file is not None:
         superpoints = np.load(superpoints_file, allow_pickle=False)
