@@ -327,6 +327,20 @@ def test_shared_neighbours_give_the_same_graph_and_superpoints(n, k):
                                   point_superpoints(points, k=k))
 
 
+@pytest.mark.parametrize("off_plane", [0.0, 0.3])
+def test_callers_pca_normals_give_the_same_graph_and_superpoints(off_plane):
+    points = np.random.default_rng(5).normal(size=(301, 3)).astype(np.float32)
+    neighbours = point_neighbours(points, 10)
+    normals = pca_normals(points, neighbours)
+    for got, want in zip(knn_graph(points, 10, neighbours, off_plane, normals),
+                         knn_graph(points, 10, neighbours, off_plane), strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(
+        point_superpoints(points, neighbours=neighbours, normals=normals, oriented=False,
+                          off_plane=off_plane),
+        point_superpoints(points, neighbours=neighbours, off_plane=off_plane))
+
+
 @pytest.mark.parametrize("n", [3, 17, 250])
 def test_oriented_weights_are_bit_identical_to_the_mesh_rule_of_the_reference(n):
     rng = np.random.default_rng(n)

@@ -239,21 +239,23 @@ def oriented_weights(points: Any, normals: Any, edges: Any) -> np.ndarray:
 
 
 def knn_graph(points: Any, k: int = DEFAULT_NEIGHBOURS, neighbours: Any = None,
-              off_plane: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+              off_plane: float = 0.0, normals: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """``(edges (E, 2) int64, weights (E,) float32)``: the symmetric k-nearest-neighbour graph
     of ``points`` ``(N, 3)`` — ``{i, j}`` is an edge when either point is among the other's
     ``k`` nearest (:func:`point_neighbours`, or the first ``k`` columns of ``neighbours``
     when given) — with each edge once as ``(i, j)``, ``i < j``, in lexicographic order,
     weighted ``1 − |n_i·n_j|`` in float32 with the :func:`pca_normals` of the same
     neighbourhoods, or ``off_plane · (|n_i·d| + |n_j·d|) / 2`` when that is larger (``d`` the
-    unit direction from ``i`` to ``j``; ``off_plane`` in [0, 1], 0: the plain weight)."""
+    unit direction from ``i`` to ``j``; ``off_plane`` in [0, 1], 0: the plain weight).
+    ``normals``: those PCA normals when the caller has them already (not recomputed)."""
     if not 0.0 <= off_plane <= 1.0:
         raise FolkInputError(f"off_plane must be in [0, 1], got {off_plane!r}")
     points = _check_points(points, "points")
     neighbours, edges = _knn_edges(points, k, neighbours)
     if edges.shape[0] == 0:
         return edges, np.zeros(0, dtype=np.float32)
-    normals = pca_normals(points, neighbours)
+    normals = pca_normals(points, neighbours) if normals is None \
+        else _check_normals(normals, points.shape[0])
     na, nb = normals[edges[:, 0]], normals[edges[:, 1]]
     weights = np.float32(1.0) - np.abs(np.einsum("ec,ec->e", na, nb))
     if off_plane > 0.0:
@@ -319,20 +321,22 @@ def graph_superpoints(num_vertices: int, edges: Any, weights: Any,
 def point_superpoints(points: Any, k: int = DEFAULT_NEIGHBOURS,
                       k_thresh: float = DEFAULT_POINT_K_THRESH,
                       min_vertices: int = DEFAULT_MIN_VERTICES, *, neighbours: Any = None,
-                      normals: Any = None, off_plane: float = 0.0) -> np.ndarray:
+                      normals: Any = None, oriented: bool = True,
+                      off_plane: float = 0.0) -> np.ndarray:
     """``(N,) int64`` superpoint id of every point of a point cloud without faces: the
     segmentator's steps 3–4 on the k-NN graph of ``k`` neighbours per point (the first ``k``
-    columns of ``neighbours``, :func:`point_neighbours`, when given). Without ``normals`` an
-    edge weighs ``1 − |n_a·n_b|`` with unsigned PCA normals, at least ``off_plane`` times its
-    mean offset from the two tangent planes (:func:`knn_graph`); with oriented ``normals``
-    ``(N, 3)`` (e.g. :func:`orient_normals`), as a mesh edge does (:func:`oriented_weights`;
-    ``off_plane`` unused). Ids as :func:`mesh_superpoints`'."""
+    columns of ``neighbours``, :func:`point_neighbours`, when given). Without ``normals``, or
+    with ``oriented=False`` and the :func:`pca_normals` of those neighbourhoods, an edge
+    weighs ``1 − |n_a·n_b|`` with unsigned PCA normals, at least ``off_plane`` times its mean
+    offset from the two tangent planes (:func:`knn_graph`); with oriented ``normals`` ``(N, 3)``
+    (e.g. :func:`orient_normals`), as a mesh edge does (:func:`oriented_weights`; ``off_plane``
+    unused). Ids as :func:`mesh_superpoints`'."""
     _check_parameters(k_thresh, min_vertices)
     if not 0.0 <= off_plane <= 1.0:
         raise FolkInputError(f"off_plane must be in [0, 1], got {off_plane!r}")
     points = _check_points(points, "points")
-    if normals is None:
-        edges, weights = knn_graph(points, k, neighbours, off_plane)
+    if normals is None or not oriented:
+        edges, weights = knn_graph(points, k, neighbours, off_plane, normals)
     else:
         _, edges = _knn_edges(points, k, neighbours)
         weights = oriented_weights(points, normals, edges)

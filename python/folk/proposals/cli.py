@@ -126,7 +126,7 @@ def merged_proposals(points, colors, faces, superpoints=None, orient_normals: bo
     if superpoints is None or orient_normals:  # the flag changes the segmentation itself
         superpoints = ops.point_superpoints(
             points, k_thresh=ORIENTED_K_THRESH if orient_normals else POINT_K_THRESH,
-            neighbours=neighbours, normals=normals if orient_normals else None,
+            neighbours=neighbours, normals=normals, oriented=orient_normals,
             off_plane=POINT_OFF_PLANE)
     return superpoint_proposals(points, superpoints, colors=colors, normals=normals,
                                 oriented=orient_normals, neighbours=neighbours)
