@@ -339,6 +339,9 @@ def test_callers_pca_normals_give_the_same_graph_and_superpoints(off_plane):
         point_superpoints(points, neighbours=neighbours, normals=normals, oriented=False,
                           off_plane=off_plane),
         point_superpoints(points, neighbours=neighbours, off_plane=off_plane))
+    other = np.roll(normals, 1, axis=0)  # the given normals are the ones used
+    assert not np.array_equal(knn_graph(points, 10, neighbours, off_plane, other)[1],
+                              knn_graph(points, 10, neighbours, off_plane)[1])
 
 
 @pytest.mark.parametrize("n", [3, 17, 250])
